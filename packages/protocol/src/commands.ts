@@ -1,6 +1,6 @@
 /**
  * Client -> server commands: the schemas (the single source of truth for validation) and their
- * static types. Every command carries `id`, echoed in the `res` or `err` frame that answers it.
+ * static types. A command's `id` is echoed in the `res` or `err` frame that answers it.
  * The same frames travel over WebSocket (one per message) and over HTTP POST (SSE and long polling).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -10,8 +10,12 @@ const ConvId = Type.String({ minLength: 1, maxLength: 64 });
 const UserRef = Type.String({ minLength: 1, maxLength: 64 });
 const SeqT = Type.Integer({ minimum: 0 });
 
+/**
+ * `id` is optional: a command without one is fire-and-forget (no `res` is sent; an error still is,
+ * with id null). Acks and typing are usually sent that way.
+ */
 function command<T extends string, P extends Record<string, TSchema>>(t: T, props: P) {
-  return Type.Object({ t: Type.Literal(t), id: Id, ...props }, { additionalProperties: false });
+  return Type.Object({ t: Type.Literal(t), id: Type.Optional(Id), ...props }, { additionalProperties: false });
 }
 
 export const CommandSchemas = {

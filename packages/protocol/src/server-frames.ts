@@ -28,7 +28,8 @@ export interface EventFrame {
 /** The answer to a command, carrying the command's result. */
 export interface ResultFrame {
   t: 'res';
-  id: string | number;
+  /** The command's id; null only over HTTP, for a command sent without one. */
+  id: string | number | null;
   data: unknown;
 }
 

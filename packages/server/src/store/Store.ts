@@ -150,6 +150,10 @@ export interface Store {
   removeMember(conv: ConversationId, user: UserId, by: UserId, change: 'left' | 'removed'): Promise<Appended>;
   setAdmin(conv: ConversationId, user: UserId, admin: boolean, by: UserId): Promise<Appended>;
   rename(conv: ConversationId, name: string, by: UserId): Promise<Appended>;
+  /** True when the user is an active member of the conversation. */
+  isMember(conv: ConversationId, user: UserId): Promise<boolean>;
+  /** Active member ids of the conversation (empty when it does not exist). */
+  memberIds(conv: ConversationId): Promise<UserId[]>;
   /** True when both users are active members of at least one common conversation. */
   shareConversation(a: UserId, b: UserId): Promise<boolean>;
 

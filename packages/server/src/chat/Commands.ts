@@ -1,0 +1,103 @@
+/**
+ * The command dispatcher: one validated command from an authenticated principal -> its result.
+ * Every command checks who may do it here or in the service it calls. Transports call this; it
+ * knows nothing about them beyond the SessionLink interface below.
+ */
+import { ParleyError, type Command, type CommandType, type ConversationId, type Cursor, type Results, type UserId } from '@parley/protocol';
+import type { Principal } from '../auth/tokens.ts';
+import type { Store } from '../store/Store.ts';
+import type { Conversations } from './Conversations.ts';
+import type { Messaging } from './Messaging.ts';
+import type { PresenceService } from './PresenceService.ts';
+import type { Typing } from './Typing.ts';
+
+/** What the dispatcher needs from the live stream(s) of the device that sent the command. */
+export interface SessionLink {
+  /** The highest cursor this stream has written to its client; acks beyond it are clamped. */
+  sentCursor(): Cursor;
+  /** Start / stop forwarding presence changes of these users to this stream. */
+  watch(users: readonly UserId[]): void;
+  unwatch(users: readonly UserId[]): void;
+}
+
+type Handlers = { [K in CommandType]: (p: Principal, cmd: Extract<Command, { t: K }>, links: readonly SessionLink[]) => Promise<Results[K]> };
+
+export class Commands {
+  private readonly handlers: Handlers;
+
+  constructor(
+    store: Store,
+    conversations: Conversations,
+    messaging: Messaging,
+    presence: PresenceService,
+    typing: Typing,
+  ) {
+    const resolveAll = (refs: readonly string[]) => Promise.all(refs.map((r) => conversations.resolveUser(r)));
+    this.handlers = {
+      send: (p, c) => messaging.send(p, c.conv as ConversationId, c.cmid, c.body, c.kind),
+      ack: async (p, c, links) => {
+        // Without a live stream (plain HTTP) the store clamps to the head of the log.
+        const limit = links.length > 0 ? Math.max(...links.map((l) => l.sentCursor())) : c.cursor;
+        const cursor = Math.min(c.cursor, limit);
+        await messaging.ack(p, cursor);
+        return { cursor };
+      },
+      read: async (p, c) => {
+        await conversations.requireMember(c.conv as ConversationId, p.user);
+        await messaging.read(p, c.conv as ConversationId, c.seq);
+        return { conv: c.conv as ConversationId, seq: c.seq };
+      },
+      typing: async (p, c) => {
+        await conversations.requireMember(c.conv as ConversationId, p.user);
+        typing.set(c.conv as ConversationId, p.user, c.on);
+        return {};
+      },
+      'presence.sub': async (p, c, links) => {
+        const users = await resolveAll(c.users);
+        await presence.authorize(p.user, users);
+        for (const l of links) l.watch(users);
+        return { states: await presence.states(users) };
+      },
+      'presence.unsub': async (_p, c, links) => {
+        for (const l of links) l.unwatch(c.users as UserId[]);
+        return {};
+      },
+      history: async (p, c) => {
+        await conversations.requireMember(c.conv as ConversationId, p.user);
+        return messaging.history(c.conv as ConversationId, { before: c.before, after: c.after, limit: c.limit });
+      },
+      sync: (p, c) => messaging.sync(p.user, c.after, c.limit),
+      'conv.list': async (p) => ({ conversations: await conversations.list(p) }),
+      'conv.get': async (p, c) => ({ conversation: await conversations.view(p.user, c.conv as ConversationId) }),
+      'conv.direct': async (p, c) => ({ conversation: await conversations.direct(p, c.user) }),
+      'conv.group': async (p, c) => ({ conversation: await conversations.group(p, c.name, c.members) }),
+      'conv.add': async (p, c) => ({ conversation: await conversations.add(p, c.conv as ConversationId, c.users) }),
+      'conv.remove': async (p, c) => {
+        const conversation = await conversations.remove(p, c.conv as ConversationId, c.user);
+        return { conversation: conversation as never };
+      },
+      'conv.leave': async (p, c) => {
+        await conversations.leave(p, c.conv as ConversationId);
+        return { conv: c.conv as ConversationId };
+      },
+      'conv.admin': async (p, c) => ({ conversation: await conversations.setAdmin(p, c.conv as ConversationId, c.user, c.admin) }),
+      'conv.rename': async (p, c) => ({ conversation: await conversations.rename(p, c.conv as ConversationId, c.name) }),
+      'msg.info': async (p, c) => {
+        const conv = await conversations.view(p.user, c.conv as ConversationId);
+        if (c.seq > conv.lastSeq) throw new ParleyError('NOT_FOUND', 'no such message');
+        return { conv: conv.id, seq: c.seq, members: await store.messageInfo(conv.id, c.seq) };
+      },
+      'user.find': async (_p, c) => {
+        const u = await store.userByHandle(c.handle);
+        if (!u) throw new ParleyError('NOT_FOUND', 'no such user');
+        return { user: u.id, handle: u.handle };
+      },
+      ping: async () => ({ now: Date.now() }),
+    };
+  }
+
+  execute(p: Principal, cmd: Command, links: readonly SessionLink[]): Promise<unknown> {
+    const handler = this.handlers[cmd.t] as (p: Principal, c: Command, l: readonly SessionLink[]) => Promise<unknown>;
+    return handler(p, cmd, links);
+  }
+}

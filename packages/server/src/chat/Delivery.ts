@@ -1,0 +1,63 @@
+/**
+ * Live delivery after a commit: tells each recipient's nodes (as the Router knows them) about the
+ * events just appended to the recipient's log. At-most-once like the broker under it; a notice that
+ * is lost is recovered by the recipient session's cursor gap check or by the next resume.
+ */
+import type { ConversationId, UserId } from '@parley/protocol';
+import { Topics, type Broker, type Notice } from '../broker/Broker.ts';
+import type { Router } from '../routing/Router.ts';
+import type { Appended } from '../store/Store.ts';
+
+export class Delivery {
+  constructor(
+    private readonly broker: Broker,
+    private readonly router: Router,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  private async toUsers(users: readonly UserId[], notice: (user: UserId) => Notice): Promise<void> {
+    if (users.length === 0) return;
+    const nodes = await this.router.nodesOf(users);
+    const sends: Promise<void>[] = [];
+    for (const [user, list] of nodes) {
+      const n = notice(user);
+      for (const node of list) sends.push(this.broker.publish(Topics.node(node), n));
+    }
+    const results = await Promise.allSettled(sends);
+    for (const r of results) if (r.status === 'rejected') this.onError(r.reason);
+  }
+
+  /** Never rejects: a failed push is repaired by cursors. */
+  async appended(appended: Appended): Promise<void> {
+    if (appended.size === 0) return;
+    try {
+      await this.toUsers([...appended.keys()], (user) => ({ type: 'events', user, events: appended.get(user) ?? [] }));
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  async typing(recipients: readonly UserId[], conv: ConversationId, from: UserId, on: boolean): Promise<void> {
+    try {
+      await this.toUsers(recipients, (user) => ({ type: 'typing', user, conv, from, on }));
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  async presence(user: UserId, online: boolean, lastSeen: number | null): Promise<void> {
+    try {
+      await this.broker.publish(Topics.presence(user), { type: 'presence', user, online, lastSeen });
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  async revoke(user: UserId, device: import('@parley/protocol').DeviceId): Promise<void> {
+    try {
+      await this.toUsers([user], () => ({ type: 'revoke', user, device }));
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+}

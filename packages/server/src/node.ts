@@ -1,0 +1,184 @@
+/**
+ * A Parley node: wires the ports (store, broker, router, presence) to the domain and the transports.
+ * Every port defaults to its embedded implementation, so `ParleyNode.start()` is a complete server.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { CloseCodes, type Cursor } from '@parley/protocol';
+import type { Logger } from 'pino';
+import { AuthService } from './auth/AuthService.ts';
+import { TokenIssuer, type Principal } from './auth/tokens.ts';
+import type { Broker } from './broker/Broker.ts';
+import { MemoryBroker } from './broker/MemoryBroker.ts';
+import { Commands } from './chat/Commands.ts';
+import { Conversations } from './chat/Conversations.ts';
+import { Delivery } from './chat/Delivery.ts';
+import { Messaging } from './chat/Messaging.ts';
+import { PresenceService } from './chat/PresenceService.ts';
+import { Typing } from './chat/Typing.ts';
+import { createApp } from './http/app.ts';
+import { authRoutes } from './http/routes-auth.ts';
+import { cmdRoutes } from './http/routes-cmd.ts';
+import { createLogger } from './logger.ts';
+import { resolveOptions, type NodeOptions, type PartialOptions } from './options.ts';
+import { MemoryPresence } from './presence/MemoryPresence.ts';
+import type { Presence } from './presence/Presence.ts';
+import { MemoryRouter } from './routing/MemoryRouter.ts';
+import type { Router } from './routing/Router.ts';
+import { Hub } from './session/Hub.ts';
+import { Session, type SessionDeps } from './session/Session.ts';
+import type { Transport } from './session/Transport.ts';
+import { SqliteStore } from './store/SqliteStore.ts';
+import type { Store } from './store/Store.ts';
+import { attachWebSocket } from './transport/websocket.ts';
+import { randomId } from './util/ids.ts';
+
+export interface NodePorts {
+  store?: Store;
+  broker?: Broker;
+  router?: Router;
+  presence?: Presence;
+  logger?: Logger;
+}
+
+function tokenSecret(options: NodeOptions): string {
+  if (options.tokenSecret) return options.tokenSecret;
+  // Kept beside the data so that tokens stay valid across restarts of the same node.
+  const file = join(options.dataDir, 'secret.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(options.dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}
+
+export class ParleyNode {
+  readonly auth: AuthService;
+  readonly commands: Commands;
+  readonly hub: Hub;
+  readonly messaging: Messaging;
+  readonly log: Logger;
+  private state: 'starting' | 'ready' | 'draining' | 'stopped' = 'starting';
+  private stopWs: (() => void) | null = null;
+  private readonly typing: Typing;
+  private readonly sessionDeps: SessionDeps;
+
+  private constructor(
+    readonly options: NodeOptions,
+    readonly store: Store,
+    readonly broker: Broker,
+    readonly router: Router,
+    readonly presence: Presence,
+    readonly app: FastifyInstance,
+    logger: Logger,
+  ) {
+    const id = options.nodeId;
+    this.log = logger.child({ node: id });
+    const onError = (err: unknown) => this.log.warn({ err }, 'live delivery failed; clients recover by cursor');
+    const delivery = new Delivery(broker, router, onError);
+    const lim = options.limits;
+    this.messaging = new Messaging(store, delivery, {
+      maxBodyLength: lim.maxBodyLength,
+      maxBatch: options.maxBatch,
+      batchDelayMs: options.batchDelayMs,
+      maxHistoryPage: lim.maxHistoryPage,
+      syncPageSize: lim.syncPageSize,
+    });
+    const conversations = new Conversations(store, delivery, lim.maxGroupMembers);
+    const presenceService = new PresenceService(presence, store, delivery, id);
+    this.typing = new Typing(lim.typingTtlMs, lim.typingPerSecond, (conv, from, on) => {
+      void store
+        .memberIds(conv)
+        .then((members) => delivery.typing(members.filter((m) => m !== from), conv, from, on))
+        .catch(onError);
+    });
+    this.commands = new Commands(store, conversations, this.messaging, presenceService, this.typing);
+    this.auth = new AuthService(store, new TokenIssuer(tokenSecret(options), options.accessTtlSeconds));
+    this.hub = new Hub(id, broker, router, presence, this.log);
+    this.sessionDeps = { node: id, store, hub: this.hub, commands: this.commands, presence: presenceService, typing: this.typing, limits: lim, log: this.log };
+  }
+
+  static async start(given: PartialOptions = {}, ports: NodePorts = {}): Promise<ParleyNode> {
+    const options = resolveOptions(given, () => randomId('n_', 6));
+    const logger = ports.logger ?? createLogger();
+    const store = ports.store ?? new SqliteStore({ path: join(options.dataDir, 'parley.db') });
+    await store.migrate();
+    const broker = ports.broker ?? new MemoryBroker((err) => logger.warn({ err }, 'notice handler failed'));
+    const router = ports.router ?? new MemoryRouter();
+    const presence = ports.presence ?? new MemoryPresence();
+    let node: ParleyNode | null = null;
+    const app = createApp({ logger, bodyLimit: options.limits.maxFrameBytes, ready: () => node?.state === 'ready', node: options.nodeId });
+    node = new ParleyNode(options, store, broker, router, presence, app, logger);
+    await node.listen();
+    return node;
+  }
+
+  private async listen(): Promise<void> {
+    const o = this.options;
+    authRoutes(this.app, this.auth);
+    cmdRoutes(this.app, {
+      auth: this.auth,
+      commands: this.commands,
+      linksOf: (p) => this.hub.sessionsOfDevice(p.user, p.device) as Session[],
+      maxBatch: 100,
+    });
+    await this.hub.start();
+    await this.app.listen({ port: o.port, host: o.host });
+    const ws = attachWebSocket(
+      this.app.server,
+      async (transport, req) => {
+        const p = await this.auth.authenticate(req.token);
+        return this.openSession(p, transport, req.cursor);
+      },
+      { maxFrameBytes: o.limits.maxFrameBytes, heartbeatMs: o.limits.heartbeatMs, accepting: () => this.state === 'ready' },
+    );
+    this.stopWs = ws.stop;
+    this.state = 'ready';
+    this.log.info({ port: this.port }, 'parley node ready');
+  }
+
+  /** Start a live session for an authenticated device on any transport. */
+  async openSession(p: Principal, transport: Transport, from: Cursor | null): Promise<Session> {
+    const session = new Session(this.sessionDeps, p, transport);
+    await session.open(from);
+    return session;
+  }
+
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  get port(): number {
+    return (this.app.server.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /**
+   * Graceful drain: refuse new connections, tell every client to reconnect (elsewhere), commit what
+   * is in flight, then close the store. What was acknowledged is committed; the rest the clients
+   * resend from their outboxes.
+   */
+  async stop(): Promise<void> {
+    if (this.state === 'draining' || this.state === 'stopped') return;
+    this.state = 'draining';
+    for (const s of this.hub.all()) {
+      if (s instanceof Session) s.write({ t: 'reconnect', retryMs: 500 });
+      s.close(CloseCodes.SERVICE_RESTART, 'node draining');
+    }
+    this.stopWs?.();
+    await Promise.race([this.messaging.idle(), new Promise((r) => setTimeout(r, this.options.drainTimeoutMs).unref())]);
+    await this.app.close();
+    this.typing.close();
+    await this.hub.stop();
+    await Promise.allSettled([this.broker.close(), this.router.close(), this.presence.close()]);
+    await this.store.close();
+    this.state = 'stopped';
+    this.log.info('parley node stopped');
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * This node's registry of live sessions. It subscribes to the node's broker topic and hands each
+ * notice to the sessions it concerns; it keeps the Router and presence subscriptions in step with
+ * which users and watched users this node holds.
+ */
+import type { DeviceId, UserId } from '@parley/protocol';
+import type { Logger } from 'pino';
+import { Topics, type Broker, type Notice } from '../broker/Broker.ts';
+import type { Router } from '../routing/Router.ts';
+import type { Presence } from '../presence/Presence.ts';
+
+/** What the hub needs from a session. */
+export interface HubSession {
+  readonly id: string;
+  readonly user: UserId;
+  readonly device: DeviceId;
+  notify(notice: Notice): void;
+  close(code: number, reason: string): void;
+}
+
+export class Hub {
+  private readonly byUser = new Map<UserId, Set<HubSession>>();
+  private readonly watchers = new Map<UserId, Set<HubSession>>();
+  private readonly presenceSubs = new Map<UserId, Promise<() => Promise<void>>>();
+  private unsubscribeNode: (() => Promise<void>) | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly node: string,
+    private readonly broker: Broker,
+    private readonly router: Router,
+    private readonly presence: Presence,
+    private readonly log: Logger,
+    private readonly heartbeatMs = 10_000,
+  ) {}
+
+  async start(): Promise<void> {
+    this.unsubscribeNode = await this.broker.subscribe(Topics.node(this.node), (n) => this.dispatch(n));
+    this.heartbeat = setInterval(() => void this.beat(), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      const users = [...this.byUser.keys()];
+      const conns = [...this.byUser.values()].flatMap((set) => [...set].map((s) => ({ user: s.user, connId: s.id })));
+      await Promise.all([this.router.heartbeat(this.node, users), this.presence.heartbeat(this.node, conns)]);
+    } catch (err) {
+      this.log.warn({ err }, 'routing heartbeat failed');
+    }
+  }
+
+  private dispatch(notice: Notice): void {
+    const sessions = notice.type === 'presence' ? this.watchers.get(notice.user) : this.byUser.get(notice.user);
+    if (!sessions) return;
+    for (const s of [...sessions]) {
+      if (notice.type === 'revoke' && s.device !== notice.device) continue;
+      s.notify(notice);
+    }
+  }
+
+  /** Register a session; resolves once notices for its user reach this node. */
+  async add(s: HubSession): Promise<void> {
+    let set = this.byUser.get(s.user);
+    if (!set) this.byUser.set(s.user, (set = new Set()));
+    set.add(s);
+    if (set.size === 1) await this.router.attach(s.user, this.node);
+  }
+
+  /** Unregister; true when it was the user's last session on this node. */
+  async remove(s: HubSession): Promise<boolean> {
+    for (const [user, set] of this.watchers) if (set.has(s)) this.unwatch(s, [user]);
+    const set = this.byUser.get(s.user);
+    if (!set || !set.delete(s)) return false;
+    if (set.size > 0) return false;
+    this.byUser.delete(s.user);
+    await this.router.detach(s.user, this.node);
+    return true;
+  }
+
+  watch(s: HubSession, users: readonly UserId[]): void {
+    for (const u of users) {
+      let set = this.watchers.get(u);
+      if (!set) this.watchers.set(u, (set = new Set()));
+      set.add(s);
+      if (!this.presenceSubs.has(u)) this.presenceSubs.set(u, this.broker.subscribe(Topics.presence(u), (n) => this.dispatch(n)));
+    }
+  }
+
+  unwatch(s: HubSession, users: readonly UserId[]): void {
+    for (const u of users) {
+      const set = this.watchers.get(u);
+      if (!set) continue;
+      set.delete(s);
+      if (set.size > 0) continue;
+      this.watchers.delete(u);
+      const sub = this.presenceSubs.get(u);
+      this.presenceSubs.delete(u);
+      void sub?.then((off) => off()).catch((err) => this.log.warn({ err }, 'presence unsubscribe failed'));
+    }
+  }
+
+  sessionsOf(user: UserId): HubSession[] {
+    return [...(this.byUser.get(user) ?? [])];
+  }
+
+  sessionsOfDevice(user: UserId, device: DeviceId): HubSession[] {
+    return this.sessionsOf(user).filter((s) => s.device === device);
+  }
+
+  all(): HubSession[] {
+    return [...this.byUser.values()].flatMap((set) => [...set]);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const set of this.byUser.values()) n += set.size;
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.unsubscribeNode?.();
+    for (const sub of this.presenceSubs.values()) await (await sub)();
+    this.presenceSubs.clear();
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * One device's live link, whatever the transport. It owns the device's stream position: `sent` is
+ * the highest cursor written to the client. Live events are written at once when they continue the
+ * stream; any gap (a lost broker notice, events that arrived while catching up) is filled from the
+ * store, so the client sees every event of its log exactly once, in cursor order.
+ */
+import { CloseCodes, ParleyError, decodeCommand, type Command, type Cursor, type CursorEvent, type DeviceId, type Limits, type ServerFrame, type UserId } from '@parley/protocol';
+import type { Logger } from 'pino';
+import type { Principal } from '../auth/tokens.ts';
+import type { Notice } from '../broker/Broker.ts';
+import type { Commands, SessionLink } from '../chat/Commands.ts';
+import type { PresenceService } from '../chat/PresenceService.ts';
+import type { Typing } from '../chat/Typing.ts';
+import type { Store } from '../store/Store.ts';
+import { randomId } from '../util/ids.ts';
+import { TokenBucket } from '../util/TokenBucket.ts';
+import type { Hub, HubSession } from './Hub.ts';
+import type { Transport } from './Transport.ts';
+
+export interface SessionDeps {
+  node: string;
+  store: Store;
+  hub: Hub;
+  commands: Commands;
+  presence: PresenceService;
+  typing: Typing;
+  limits: Limits;
+  log: Logger;
+}
+
+export class Session implements HubSession, SessionLink {
+  readonly id = randomId('s_', 9);
+  readonly user: UserId;
+  readonly device: DeviceId;
+  private sent: Cursor = 0;
+  private target: Cursor = 0;
+  /** True while the stream is being filled from the store; live events then only raise `target`. */
+  private pumping = true;
+  private closed = false;
+  private online = false;
+  private readonly bucket: TokenBucket;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: SessionDeps,
+    readonly principal: Principal,
+    readonly transport: Transport,
+  ) {
+    this.user = principal.user;
+    this.device = principal.device;
+    this.bucket = new TokenBucket(deps.limits.maxFramesPerSecond, deps.limits.maxFramesPerSecond * 2);
+    this.log = deps.log.child({ session: this.id, user: this.user, transport: transport.name });
+    transport.onClose(() => void this.closed_());
+  }
+
+  /**
+   * Start the stream after `from` (the client's cursor; when absent, the device's last ack). The
+   * session registers with the hub before reading the head, so no event can fall between the two.
+   */
+  async open(from: Cursor | null): Promise<void> {
+    const d = this.deps;
+    await d.hub.add(this);
+    const [head, device] = await Promise.all([d.store.head(this.user), d.store.device(this.device)]);
+    let start = from ?? device?.acked ?? 0;
+    if (start > head) {
+      this.write({ t: 'err', id: null, code: 'BAD_CURSOR', msg: `cursor ${start} is ahead of the log head ${head}; resuming from your last ack` });
+      start = Math.min(device?.acked ?? 0, head);
+    }
+    this.sent = start;
+    this.target = Math.max(this.target, head);
+    this.write({ t: 'welcome', user: this.user, device: this.device, node: d.node, from: start, head, limits: d.limits });
+    await d.presence.connected(this.user, this.id);
+    this.online = true;
+    // The client may have gone while we were setting up: undo what cleanup could not see.
+    if (this.closed) {
+      await d.presence.disconnected(this.user, this.id);
+      return;
+    }
+    this.pumping = false;
+    void this.pump();
+  }
+
+  // --- SessionLink ---
+  sentCursor(): Cursor {
+    return this.sent;
+  }
+  watch(users: readonly UserId[]): void {
+    this.deps.hub.watch(this, users);
+  }
+  unwatch(users: readonly UserId[]): void {
+    this.deps.hub.unwatch(this, users);
+  }
+
+  // --- HubSession ---
+  notify(notice: Notice): void {
+    if (this.closed) return;
+    switch (notice.type) {
+      case 'events':
+        this.offer(notice.events);
+        break;
+      case 'typing':
+        this.write({ t: 'typing', conv: notice.conv, user: notice.from, on: notice.on });
+        break;
+      case 'presence':
+        this.write({ t: 'presence', user: notice.user, online: notice.online, lastSeen: notice.lastSeen });
+        break;
+      case 'revoke':
+        this.close(CloseCodes.UNAUTHORIZED, 'device logged out');
+        break;
+    }
+  }
+
+  /** Live events from the broker: written at once if they continue the stream, else fetched. */
+  offer(events: readonly CursorEvent[]): void {
+    const last = events[events.length - 1];
+    if (!last || last.c <= this.sent) return;
+    this.target = Math.max(this.target, last.c);
+    if (this.pumping) return;
+    const fresh = events.filter((e) => e.c > this.sent);
+    if (fresh[0]?.c === this.sent + 1 && fresh.every((e, i) => e.c === this.sent + 1 + i)) {
+      for (const e of fresh) this.write({ t: 'ev', c: e.c, e: e.e });
+      this.sent = last.c;
+      return;
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      while (!this.closed && this.sent < this.target) {
+        if (this.transport.buffered() > this.deps.limits.maxQueueBytes / 2) await this.transport.drained();
+        const events = await this.deps.store.readLog(this.user, this.sent, this.deps.limits.syncPageSize);
+        if (events.length === 0) break;
+        for (const e of events) this.write({ t: 'ev', c: e.c, e: e.e });
+        this.sent = events[events.length - 1]?.c ?? this.sent;
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'catch-up failed; closing so the client resumes from its cursor');
+      this.close(1011, 'catch-up failed');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  write(frame: ServerFrame): void {
+    if (this.closed) return;
+    this.transport.write(frame);
+    if (this.transport.buffered() > this.deps.limits.maxQueueBytes) {
+      this.log.info('slow consumer');
+      this.close(CloseCodes.SLOW_CONSUMER, 'outbound queue limit reached');
+    }
+  }
+
+  /** One inbound text frame (bidirectional transports). Flooding closes the connection. */
+  async receive(text: string): Promise<void> {
+    if (this.closed) return;
+    if (!this.bucket.take()) {
+      this.close(CloseCodes.RATE_LIMITED, 'rate limit exceeded');
+      return;
+    }
+    const decoded = decodeCommand(text);
+    if (!decoded.ok) {
+      this.write({ t: 'err', id: decoded.id, code: decoded.error.code, msg: decoded.error.message });
+      return;
+    }
+    await this.execute(decoded.cmd);
+  }
+
+  async execute(cmd: Command): Promise<void> {
+    const id = cmd.id ?? null;
+    try {
+      const data = await this.deps.commands.execute(this.principal, cmd, [this]);
+      if (id !== null) this.write({ t: 'res', id, data });
+    } catch (err) {
+      const e = err instanceof ParleyError ? err : new ParleyError('INTERNAL');
+      if (!(err instanceof ParleyError)) this.log.error({ err, cmd: cmd.t }, 'command failed');
+      this.write({ t: 'err', id, code: e.code, msg: e.message });
+    }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.transport.close(code, reason);
+  }
+
+  private async closed_(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const d = this.deps;
+    try {
+      const last = await d.hub.remove(this);
+      if (last) d.typing.stopAll(this.user);
+      if (this.online) await d.presence.disconnected(this.user, this.id);
+    } catch (err) {
+      this.log.warn({ err }, 'session cleanup failed');
+    }
+  }
+}
