@@ -33,6 +33,8 @@ import { Session, type SessionDeps } from './session/Session.ts';
 import type { Transport } from './session/Transport.ts';
 import { SqliteStore } from './store/SqliteStore.ts';
 import type { Store } from './store/Store.ts';
+import { longPollRoutes } from './transport/longpoll.ts';
+import { sseRoutes } from './transport/sse.ts';
 import { attachWebSocket } from './transport/websocket.ts';
 import { randomId } from './util/ids.ts';
 
@@ -96,7 +98,7 @@ export class ParleyNode {
         .catch(onError);
     });
     this.commands = new Commands(store, conversations, this.messaging, presenceService, this.typing);
-    this.auth = new AuthService(store, new TokenIssuer(tokenSecret(options), options.accessTtlSeconds));
+    this.auth = new AuthService(store, new TokenIssuer(tokenSecret(options), options.accessTtlSeconds), (p) => delivery.revoke(p.user, p.device));
     this.hub = new Hub(id, broker, router, presence, this.log);
     this.sessionDeps = { node: id, store, hub: this.hub, commands: this.commands, presence: presenceService, typing: this.typing, limits: lim, log: this.log };
   }
@@ -119,10 +121,14 @@ export class ParleyNode {
   private async listen(): Promise<void> {
     const o = this.options;
     authRoutes(this.app, this.auth);
+    const streams = { auth: this.auth, openSession: this.openSession.bind(this), accepting: () => this.state === 'ready', log: this.log };
+    sseRoutes(this.app, streams, { keepAliveMs: Math.min(15_000, o.limits.heartbeatMs) });
+    const lim = { maxEvents: o.limits.syncPageSize, maxBytes: o.limits.maxQueueBytes / 4 };
+    const polls = longPollRoutes(this.app, { ...streams, commands: this.commands, hub: this.hub, presence: this.sessionDeps.presence, holdMs: o.limits.longPollHoldMs, limits: lim });
     cmdRoutes(this.app, {
       auth: this.auth,
       commands: this.commands,
-      linksOf: (p) => this.hub.sessionsOfDevice(p.user, p.device) as Session[],
+      linksOf: (p) => polls.linksOf(p, this.hub.sessionsOfDevice(p.user, p.device)),
       maxBatch: 100,
     });
     await this.hub.start();

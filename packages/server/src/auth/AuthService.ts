@@ -12,6 +12,8 @@ export class AuthService {
   constructor(
     private readonly store: Store,
     private readonly tokens: TokenIssuer,
+    /** Called after a device is revoked, so its live connections (on any node) are closed. */
+    private readonly onRevoked: (p: Principal) => Promise<void> = async () => {},
   ) {}
 
   private async session(user: UserId, handle: string, device: DeviceId, refresh: string): Promise<Tokens> {
@@ -56,6 +58,7 @@ export class AuthService {
 
   async logout(p: Principal): Promise<void> {
     await this.store.revokeDevice(p.device);
+    await this.onRevoked(p);
   }
 
   /** Verifies the token and that its device is not revoked. */

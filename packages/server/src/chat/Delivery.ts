@@ -3,7 +3,7 @@
  * events just appended to the recipient's log. At-most-once like the broker under it; a notice that
  * is lost is recovered by the recipient session's cursor gap check or by the next resume.
  */
-import type { ConversationId, UserId } from '@parley/protocol';
+import type { ConversationId, DeviceId, UserId } from '@parley/protocol';
 import { Topics, type Broker, type Notice } from '../broker/Broker.ts';
 import type { Router } from '../routing/Router.ts';
 import type { Appended } from '../store/Store.ts';
@@ -53,7 +53,7 @@ export class Delivery {
     }
   }
 
-  async revoke(user: UserId, device: import('@parley/protocol').DeviceId): Promise<void> {
+  async revoke(user: UserId, device: DeviceId): Promise<void> {
     try {
       await this.toUsers([user], () => ({ type: 'revoke', user, device }));
     } catch (err) {

@@ -276,8 +276,10 @@ export class SqliteStore implements Store {
   async setAdmin(conv: ConversationId, user: UserId, admin: boolean, by: UserId): Promise<Appended> {
     return this.tx(() => {
       this.requireGroup(conv);
-      const res = this.stmt('UPDATE members SET admin = ? WHERE conv_id = ? AND user_id = ? AND active = 1').run(admin ? 1 : 0, conv, user);
-      if (res.changes === 0) throw new ParleyError('NOT_MEMBER');
+      const cur = this.stmt('SELECT admin FROM members WHERE conv_id = ? AND user_id = ? AND active = 1').get(conv, user) as { admin: number } | undefined;
+      if (!cur) throw new ParleyError('NOT_MEMBER');
+      if ((cur.admin === 1) === admin) return new Map();
+      this.stmt('UPDATE members SET admin = ? WHERE conv_id = ? AND user_id = ?').run(admin ? 1 : 0, conv, user);
       const log = new LogWriter(this.db);
       for (const u of this.activeUsers(conv)) log.event(u, { k: 'conv', change: 'members', conv, by }, conv);
       return log.appended;
@@ -286,7 +288,7 @@ export class SqliteStore implements Store {
 
   async rename(conv: ConversationId, name: string, by: UserId): Promise<Appended> {
     return this.tx(() => {
-      this.requireGroup(conv);
+      if (this.requireGroup(conv).name === name) return new Map();
       this.stmt('UPDATE conversations SET name = ? WHERE id = ?').run(name, conv);
       const log = new LogWriter(this.db);
       for (const u of this.activeUsers(conv)) log.event(u, { k: 'conv', change: 'renamed', conv, by }, conv);
@@ -354,7 +356,9 @@ export class SqliteStore implements Store {
     const limit = page.limit + 1;
     let rows: MessageRow[];
     if (page.after !== undefined) {
-      rows = this.stmt('SELECT * FROM messages WHERE conv_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?').all(conv, page.after, limit) as MessageRow[];
+      // Forward paging; a `before` given too bounds the range from above.
+      const below = page.before ?? Number.MAX_SAFE_INTEGER;
+      rows = this.stmt('SELECT * FROM messages WHERE conv_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?').all(conv, page.after, below, limit) as MessageRow[];
       const more = rows.length > page.limit;
       return { messages: rows.slice(0, page.limit).map(toMessage), more };
     }

@@ -19,6 +19,9 @@ export type Connector = (url: string, token: string, cursor?: Cursor) => Promise
 
 let nextId = 1;
 
+/** A command without its id (distributed over the union, so each command keeps its own fields). */
+export type CommandInput = Command extends infer C ? (C extends Command ? Omit<C, 'id'> : never) : never;
+
 export class TestClient {
   readonly frames: ServerFrame[] = [];
   closeInfo: { code: number; reason: string } | null = null;
@@ -63,7 +66,7 @@ export class TestClient {
   }
 
   /** Send a command with a fresh id; resolves with `data` of its `res`, rejects with its `err`. */
-  async request<T = unknown>(cmd: Omit<Command, 'id'> & { t: Command['t'] }): Promise<T> {
+  async request<T = unknown>(cmd: CommandInput): Promise<T> {
     const id = `r${nextId++}`;
     this.link.send({ ...cmd, id } as Command);
     const f = await this.waitFor((x) => (x.t === 'res' || x.t === 'err') && x.id === id, 5000, `answer to ${cmd.t}`);

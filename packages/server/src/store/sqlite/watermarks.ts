@@ -24,7 +24,11 @@ export class Watermarks {
     this.mins = db.prepare('SELECT MIN(delivered) AS d, MIN(read) AS r FROM members WHERE conv_id = ? AND active = 1');
     this.agg = db.prepare('SELECT agg_delivered AS d, agg_read AS r FROM conversations WHERE id = ?');
     this.setAgg = db.prepare('UPDATE conversations SET agg_delivered = ?, agg_read = ? WHERE id = ?');
-    this.senders = db.prepare('SELECT DISTINCT sender FROM messages WHERE conv_id = ? AND seq > ? AND seq <= ?');
+    // Only senders still in the conversation hear about it: those who left are told nothing more.
+    this.senders = db.prepare(
+      `SELECT DISTINCT m.sender FROM messages m JOIN members x ON x.conv_id = m.conv_id AND x.user_id = m.sender AND x.active = 1
+        WHERE m.conv_id = ? AND m.seq > ? AND m.seq <= ?`,
+    );
   }
 
   /** True when the member's delivered watermark moved. */

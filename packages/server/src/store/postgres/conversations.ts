@@ -1,0 +1,168 @@
+/**
+ * Conversations and membership. Every change locks the conversation row first (the lock order
+ * is conversations, then users), so membership is stable while messages get their seqs and
+ * receipts are computed.
+ */
+import { ParleyError, type ConversationId, type UserId } from '@parley/protocol';
+import type { PoolClient } from 'pg';
+import type { Appended, ConversationSummary, NewConversation } from '../Store.ts';
+import { isForeignKeyViolation } from './errors.ts';
+import { appendEvents, type PendingEvent } from './log.ts';
+import { recomputeReceipts } from './receipts.ts';
+import { CONVERSATION_COLUMNS, toConversation, toMessage, type ConversationRow } from './rows.ts';
+
+/** One key per unordered pair, so both orders and racing creators hit the same unique value. */
+export function directKey(a: string, b: string): string {
+  return JSON.stringify(a < b ? [a, b] : [b, a]);
+}
+
+/** Inserting members of users that do not exist fails the foreign key: report NOT_FOUND. */
+async function guardUsers<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (isForeignKeyViolation(err)) throw new ParleyError('NOT_FOUND', 'no such user');
+    throw err;
+  }
+}
+
+export async function createConversation(client: PoolClient, conv: NewConversation) {
+  const members = [...new Map(conv.members.map((m) => [m.user, m])).values()];
+  const first = members[0]?.user;
+  const second = members[1]?.user;
+  let key: string | null = null;
+  if (conv.kind === 'direct') {
+    if (members.length !== 2 || conv.members.length !== 2 || first === undefined || second === undefined) {
+      throw new ParleyError('INVALID', 'a direct conversation has exactly two distinct members');
+    }
+    key = directKey(first, second);
+  }
+  // ON CONFLICT waits for a racing creator of the same pair to commit, then yields to it.
+  const inserted = await client.query(
+    `INSERT INTO conversations (id, kind, name, direct_key, created_at, active_at)
+     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (direct_key) DO NOTHING RETURNING id`,
+    [conv.id, conv.kind, conv.kind === 'direct' ? '' : conv.name, key, conv.createdAt],
+  );
+  if (inserted.rowCount === 0) {
+    const existing = await client.query<{ id: string }>('SELECT id FROM conversations WHERE direct_key = $1', [key]);
+    const id = existing.rows[0]?.id;
+    if (id === undefined) throw new ParleyError('UNAVAILABLE', 'direct conversation vanished; retry');
+    return { id: id as ConversationId, created: false, appended: new Map() as Appended };
+  }
+  await guardUsers(
+    client.query(
+      `INSERT INTO members (conv_id, user_id, admin, joined_at)
+       SELECT $1, u, a, $4 FROM unnest($2::text[], $3::boolean[]) AS v(u, a)`,
+      [conv.id, members.map((m) => m.user), members.map((m) => m.admin), conv.createdAt],
+    ),
+  );
+  const appended = await appendEvents(
+    client,
+    members.map((m) => ({ user: m.user, e: { k: 'conv', change: 'created', conv: conv.id, by: conv.by } })),
+  );
+  return { id: conv.id, created: true, appended };
+}
+
+/** Locks a group conversation; a direct one has fixed members and no name (FORBIDDEN). */
+async function lockGroup(client: PoolClient, conv: ConversationId): Promise<{ lastSeq: number; active: UserId[] }> {
+  const { rows } = await client.query<{ last_seq: number; kind: string }>('SELECT last_seq, kind FROM conversations WHERE id = $1 FOR NO KEY UPDATE', [conv]);
+  const row = rows[0];
+  if (!row) throw new ParleyError('NOT_FOUND', 'no such conversation');
+  if (row.kind !== 'group') throw new ParleyError('FORBIDDEN', 'a direct conversation has fixed members');
+  const members = await client.query<{ user_id: string }>('SELECT user_id FROM members WHERE conv_id = $1 AND active ORDER BY joined_at, user_id', [conv]);
+  return { lastSeq: row.last_seq, active: members.rows.map((r) => r.user_id as UserId) };
+}
+
+const convEvent = (user: UserId, change: 'joined' | 'left' | 'removed' | 'members' | 'renamed', conv: ConversationId, by: UserId): PendingEvent => ({
+  user,
+  e: { k: 'conv', change, conv, by },
+});
+
+/**
+ * New members start with watermarks at the current lastSeq: history before they joined is not
+ * unread for them, and the all-members minimum (what senders see) never moves backwards.
+ */
+export async function addMembers(client: PoolClient, conv: ConversationId, users: readonly UserId[], by: UserId, maxMembers: number): Promise<Appended> {
+  const { lastSeq, active } = await lockGroup(client, conv);
+  const isActive = new Set<string>(active);
+  const added = [...new Set(users)].filter((u) => !isActive.has(u));
+  if (added.length === 0) return new Map();
+  if (active.length + added.length > maxMembers) throw new ParleyError('GROUP_FULL');
+  await guardUsers(
+    client.query(
+      `INSERT INTO members (conv_id, user_id, admin, active, delivered, read, joined_at)
+       SELECT $1, u, false, true, $3, $3, $4 FROM unnest($2::text[]) AS u
+       ON CONFLICT (conv_id, user_id) DO UPDATE
+         SET active = true, admin = false, joined_at = excluded.joined_at,
+             delivered = greatest(members.delivered, excluded.delivered), read = greatest(members.read, excluded.read)`,
+      [conv, added, lastSeq, Date.now()],
+    ),
+  );
+  return appendEvents(client, [
+    ...added.map((u) => convEvent(u, 'joined', conv, by)),
+    ...active.map((u) => convEvent(u, 'members', conv, by)),
+  ]);
+}
+
+/** Leaving can advance the all-members minimum (the one who left may have lagged): receipts follow. */
+export async function removeMember(client: PoolClient, conv: ConversationId, user: UserId, by: UserId, change: 'left' | 'removed'): Promise<Appended> {
+  const { active } = await lockGroup(client, conv);
+  if (!active.includes(user)) throw new ParleyError('NOT_MEMBER');
+  await client.query('UPDATE members SET active = false, admin = false WHERE conv_id = $1 AND user_id = $2', [conv, user]);
+  const receipts = await recomputeReceipts(client, [conv]);
+  return appendEvents(client, [
+    convEvent(user, change, conv, by),
+    ...active.filter((u) => u !== user).map((u) => convEvent(u, 'members', conv, by)),
+    ...receipts,
+  ]);
+}
+
+/** Appends `members` to every active member when the flag changed; nothing when it already had it. */
+export async function setAdmin(client: PoolClient, conv: ConversationId, user: UserId, admin: boolean, by: UserId): Promise<Appended> {
+  const { active } = await lockGroup(client, conv);
+  if (!active.includes(user)) throw new ParleyError('NOT_MEMBER');
+  const changed = await client.query('UPDATE members SET admin = $3 WHERE conv_id = $1 AND user_id = $2 AND admin <> $3', [conv, user, admin]);
+  if (changed.rowCount === 0) return new Map();
+  return appendEvents(client, active.map((u) => convEvent(u, 'members', conv, by)));
+}
+
+/** Appends `renamed` to every active member when the name changed. */
+export async function rename(client: PoolClient, conv: ConversationId, name: string, by: UserId): Promise<Appended> {
+  const { active } = await lockGroup(client, conv);
+  const changed = await client.query('UPDATE conversations SET name = $2 WHERE id = $1 AND name <> $2', [conv, name]);
+  if (changed.rowCount === 0) return new Map();
+  return appendEvents(client, active.map((u) => convEvent(u, 'renamed', conv, by)));
+}
+
+interface SummaryRow extends ConversationRow {
+  unread: number;
+  lm_seq: number | null;
+  lm_sender: string;
+  lm_cmid: string;
+  lm_kind: string;
+  lm_body: string;
+  lm_ts: number;
+}
+
+/** Active conversations of `user` (optionally one), most recently active first. */
+export async function summaries(client: PoolClient, user: UserId, only?: ConversationId): Promise<ConversationSummary[]> {
+  const { rows } = await client.query<SummaryRow>(
+    `SELECT ${CONVERSATION_COLUMNS},
+            lm.seq AS lm_seq, lm.sender AS lm_sender, lm.cmid AS lm_cmid, lm.kind AS lm_kind, lm.body AS lm_body, lm.ts AS lm_ts,
+            (SELECT count(*) FROM messages x WHERE x.conv_id = c.id AND x.seq > me.read AND x.sender <> me.user_id) AS unread
+       FROM members me
+       JOIN conversations c ON c.id = me.conv_id
+       LEFT JOIN messages lm ON lm.conv_id = c.id AND lm.seq = c.last_seq
+      WHERE me.user_id = $1 AND me.active AND ($2::text IS NULL OR c.id = $2)
+      ORDER BY c.active_at DESC, c.id`,
+    [user, only ?? null],
+  );
+  return rows.map((r) => ({
+    ...toConversation(r),
+    unread: r.unread,
+    lastMessage:
+      r.lm_seq === null
+        ? null
+        : toMessage({ conv_id: r.id, seq: r.lm_seq, sender: r.lm_sender, cmid: r.lm_cmid, kind: r.lm_kind, body: r.lm_body, ts: r.lm_ts }),
+  }));
+}

@@ -1,0 +1,145 @@
+/**
+ * Message storage. appendMessages is a group commit: the whole batch in one transaction with a
+ * fixed number of statements (lock conversations, find duplicates, read members, one write
+ * statement, then the log append), whatever the batch size or group size.
+ *
+ * Seqs are dense because each conversation's row is locked (FOR NO KEY UPDATE) before its
+ * last_seq is read and held until commit. Idempotency on (sender, cmid) is a unique index; a
+ * racing insert of the same key fails with 23505 and the transaction is retried, finding the copy.
+ *
+ * Sending counts as having seen the conversation: the sender's own delivered/read watermarks
+ * move to the new seq (otherwise the all-members minimum would wait for senders to read their
+ * own messages). That can advance the minimum, so appends may produce receipts too.
+ */
+import type { ConversationId, Message, UserId } from '@parley/protocol';
+import type { PoolClient } from 'pg';
+import type { AppendOutcome, AppendResult, NewMessage } from '../Store.ts';
+import { appendEvents, type PendingEvent } from './log.ts';
+import { recomputeReceipts } from './receipts.ts';
+import { toMessage, type MessageRow } from './rows.ts';
+
+interface ConvState {
+  lastSeq: number;
+  aggDelivered: number;
+  aggRead: number;
+  /** Active members' watermarks, updated here as senders' move. */
+  members: Map<string, { delivered: number; read: number }>;
+  /** Sender -> highest seq it sent in this batch. */
+  senders: Map<string, number>;
+  maxTs: number;
+}
+
+const keyOf = (m: { from: string; cmid: string }) => JSON.stringify([m.from, m.cmid]);
+
+export async function appendMessages(client: PoolClient, batch: readonly NewMessage[]): Promise<AppendResult> {
+  if (batch.length === 0) return { outcomes: [], appended: new Map() };
+  const convIds = [...new Set(batch.map((m) => m.conv))];
+  const locked = await client.query<{ id: string; last_seq: number; agg_delivered: number; agg_read: number }>(
+    'SELECT id, last_seq, agg_delivered, agg_read FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
+    [convIds],
+  );
+  const convs = new Map<string, ConvState>(
+    locked.rows.map((r) => [r.id, { lastSeq: r.last_seq, aggDelivered: r.agg_delivered, aggRead: r.agg_read, members: new Map(), senders: new Map(), maxTs: 0 }]),
+  );
+  const keys = [...new Map(batch.map((m) => [keyOf(m), m])).values()];
+  const dups = await client.query<{ sender: string; cmid: string; seq: number; ts: number }>(
+    `SELECT m.sender, m.cmid, m.seq, m.ts FROM messages m
+       JOIN unnest($1::text[], $2::text[]) AS k(sender, cmid) ON m.sender = k.sender AND m.cmid = k.cmid`,
+    [keys.map((m) => m.from), keys.map((m) => m.cmid)],
+  );
+  const members = await client.query<{ conv_id: string; user_id: string; delivered: number; read: number }>(
+    'SELECT conv_id, user_id, delivered, read FROM members WHERE conv_id = ANY($1::text[]) AND active',
+    [[...convs.keys()]],
+  );
+  for (const r of members.rows) convs.get(r.conv_id)?.members.set(r.user_id, { delivered: r.delivered, read: r.read });
+
+  const seen = new Map<string, AppendOutcome>(dups.rows.map((r) => [keyOf({ from: r.sender, cmid: r.cmid }), { ok: true, seq: r.seq, ts: r.ts, duplicate: true }]));
+  const fresh: Message[] = [];
+  const outcomes = batch.map((m): AppendOutcome => {
+    const key = keyOf(m);
+    const before = seen.get(key);
+    if (before) return before.ok ? { ...before, duplicate: true } : before;
+    const conv = convs.get(m.conv);
+    let outcome: AppendOutcome;
+    if (!conv) outcome = { ok: false, code: 'NOT_FOUND' };
+    else if (!conv.members.has(m.from)) outcome = { ok: false, code: 'NOT_MEMBER' };
+    else {
+      const seq = ++conv.lastSeq;
+      conv.senders.set(m.from, seq);
+      conv.maxTs = Math.max(conv.maxTs, m.ts);
+      fresh.push({ conv: m.conv, seq, from: m.from, cmid: m.cmid, kind: m.kind, body: m.body, ts: m.ts });
+      outcome = { ok: true, seq, ts: m.ts, duplicate: false };
+    }
+    seen.set(key, outcome);
+    return outcome;
+  });
+  if (fresh.length === 0) return { outcomes, appended: new Map() };
+
+  const touched = [...convs].filter(([, c]) => c.senders.size > 0);
+  const senderMoves = touched.flatMap(([id, c]) => [...c.senders].map(([user, seq]) => ({ id, user, seq })));
+  const advanced: string[] = [];
+  for (const [id, c] of touched) {
+    for (const [user, seq] of c.senders) {
+      const w = c.members.get(user);
+      c.members.set(user, { delivered: Math.max(w?.delivered ?? 0, seq), read: Math.max(w?.read ?? 0, seq) });
+    }
+    const ws = [...c.members.values()];
+    const d = Math.min(...ws.map((w) => w.delivered));
+    const r = Math.min(...ws.map((w) => w.read));
+    if (d > c.aggDelivered || r > c.aggRead) advanced.push(id);
+  }
+  await client.query(
+    `WITH ins AS (
+       INSERT INTO messages (conv_id, seq, sender, cmid, kind, body, ts)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+     ), conv AS (
+       UPDATE conversations c SET last_seq = v.last_seq, active_at = greatest(c.active_at, v.ts)
+         FROM unnest($8::text[], $9::bigint[], $10::bigint[]) AS v(id, last_seq, ts)
+        WHERE c.id = v.id
+     )
+     UPDATE members m SET delivered = greatest(m.delivered, v.seq), read = greatest(m.read, v.seq)
+       FROM unnest($11::text[], $12::text[], $13::bigint[]) AS v(conv_id, user_id, seq)
+      WHERE m.conv_id = v.conv_id AND m.user_id = v.user_id`,
+    [
+      fresh.map((m) => m.conv), fresh.map((m) => m.seq), fresh.map((m) => m.from), fresh.map((m) => m.cmid),
+      fresh.map((m) => m.kind), fresh.map((m) => m.body), fresh.map((m) => m.ts),
+      touched.map(([id]) => id), touched.map(([, c]) => c.lastSeq), touched.map(([, c]) => c.maxTs),
+      senderMoves.map((s) => s.id), senderMoves.map((s) => s.user), senderMoves.map((s) => s.seq),
+    ],
+  );
+  const receipts = await recomputeReceipts(client, advanced);
+  // Per conversation, fresh is in seq order; each active member (the sender too, for its other
+  // devices) gets one message event per new message.
+  const events: PendingEvent[] = [];
+  for (const msg of fresh) {
+    for (const user of convs.get(msg.conv)?.members.keys() ?? []) events.push({ user: user as UserId, e: { k: 'message', msg } });
+  }
+  return { outcomes, appended: await appendEvents(client, [...events, ...receipts]) };
+}
+
+export async function history(
+  client: PoolClient,
+  conv: ConversationId,
+  page: { before?: number; after?: number; limit: number },
+): Promise<{ messages: Message[]; more: boolean }> {
+  const limit = Math.max(0, Math.floor(page.limit));
+  const cols = 'conv_id, seq, sender, cmid, kind, body, ts';
+  let rows: MessageRow[];
+  if (page.after !== undefined) {
+    const upper = page.before ?? Number.MAX_SAFE_INTEGER;
+    ({ rows } = await client.query<MessageRow>(
+      `SELECT ${cols} FROM messages WHERE conv_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4`,
+      [conv, page.after, upper, limit + 1],
+    ));
+  } else {
+    const upper = page.before ?? Number.MAX_SAFE_INTEGER;
+    ({ rows } = await client.query<MessageRow>(
+      `SELECT ${cols} FROM messages WHERE conv_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
+      [conv, upper, limit + 1],
+    ));
+  }
+  const more = rows.length > limit;
+  const messages = rows.slice(0, limit).map(toMessage);
+  if (page.after === undefined) messages.reverse();
+  return { messages, more };
+}

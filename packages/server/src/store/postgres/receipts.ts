@@ -1,0 +1,170 @@
+/**
+ * Receipts are watermarks per (conversation, member): `delivered` and `read`, only ever forward,
+ * read implying delivered. The conversation keeps the all-members minimum (agg_delivered,
+ * agg_read); when it advances, each active member who sent a message with seq in
+ * (old agg_read, new agg_delivered] gets one `receipt` event with the new minimums.
+ *
+ * Lock order (shared with every writer): conversations, then users, then devices, each sorted by id.
+ * Member rows are only written under their conversation's row lock.
+ */
+import type { ConversationId, UserId } from '@parley/protocol';
+import type { PoolClient } from 'pg';
+import type { AckRequest, Appended, ReadRequest } from '../Store.ts';
+import { appendEvents, type PendingEvent } from './log.ts';
+import { lockRows } from './tx.ts';
+
+interface Move {
+  conv: ConversationId;
+  user: UserId;
+  delivered: number;
+  read: number;
+}
+
+/**
+ * Recomputes the all-members minimums of conversations whose rows the caller has locked, stores
+ * them when they advanced, and returns the receipt events to append.
+ */
+export async function recomputeReceipts(client: PoolClient, convs: readonly string[]): Promise<PendingEvent[]> {
+  if (convs.length === 0) return [];
+  const { rows } = await client.query<{ id: string; d: number; r: number; sender: string }>(
+    `WITH mins AS (
+       SELECT conv_id, min(delivered) AS d, min(read) AS r FROM members
+        WHERE conv_id = ANY($1::text[]) AND active GROUP BY conv_id
+     ), adv AS (
+       SELECT c.id, c.agg_read AS old_r, greatest(c.agg_delivered, mins.d) AS d, greatest(c.agg_read, mins.r) AS r
+         FROM conversations c JOIN mins ON mins.conv_id = c.id
+        WHERE mins.d > c.agg_delivered OR mins.r > c.agg_read
+     ), upd AS (
+       UPDATE conversations c SET agg_delivered = adv.d, agg_read = adv.r FROM adv WHERE c.id = adv.id
+     )
+     SELECT adv.id, adv.d, adv.r, s.sender
+       FROM adv
+       CROSS JOIN LATERAL (
+         SELECT DISTINCT m.sender FROM messages m
+          WHERE m.conv_id = adv.id AND m.seq > adv.old_r AND m.seq <= adv.d
+       ) s
+       JOIN members mm ON mm.conv_id = adv.id AND mm.user_id = s.sender AND mm.active
+      ORDER BY adv.id, s.sender`,
+    [convs],
+  );
+  return rows.map((r) => ({
+    user: r.sender as UserId,
+    e: { k: 'receipt', conv: r.id as ConversationId, delivered: r.d, read: r.r },
+  }));
+}
+
+/**
+ * Moves member watermarks forward (clamped to each conversation's lastSeq; non-members and
+ * inactive members skipped). Returns the members whose read watermark moved, and receipts.
+ */
+async function moveWatermarks(client: PoolClient, moves: readonly Move[]) {
+  const merged = new Map<string, Move>();
+  for (const m of moves) {
+    const key = JSON.stringify([m.conv, m.user]);
+    const have = merged.get(key);
+    const read = Math.max(have?.read ?? 0, m.read);
+    merged.set(key, { conv: m.conv, user: m.user, read, delivered: Math.max(have?.delivered ?? 0, m.delivered, read) });
+  }
+  const list = [...merged.values()];
+  const convIds = [...new Set(list.map((m) => m.conv))];
+  if (list.length === 0) return { reads: [], receipts: [] };
+  const locked = await client.query<{ id: string; last_seq: number }>(
+    'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
+    [convIds],
+  );
+  const lastSeq = new Map(locked.rows.map((r) => [r.id, r.last_seq]));
+  const upd = list.filter((m) => lastSeq.has(m.conv));
+  const { rows } = await client.query<{ conv_id: string; user_id: string; old_read: number; read: number }>(
+    `UPDATE members m SET delivered = greatest(m.delivered, o.d), read = greatest(m.read, o.r)
+       FROM (SELECT x.conv_id, x.user_id, x.read AS old_read, v.d, v.r
+               FROM members x
+               JOIN unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS v(conv_id, user_id, d, r)
+                 ON x.conv_id = v.conv_id AND x.user_id = v.user_id
+              WHERE x.active AND (v.d > x.delivered OR v.r > x.read)) o
+      WHERE m.conv_id = o.conv_id AND m.user_id = o.user_id
+      RETURNING m.conv_id, m.user_id, o.old_read, m.read`,
+    [
+      upd.map((m) => m.conv),
+      upd.map((m) => m.user),
+      upd.map((m) => Math.min(m.delivered, lastSeq.get(m.conv) ?? 0)),
+      upd.map((m) => Math.min(m.read, lastSeq.get(m.conv) ?? 0)),
+    ],
+  );
+  const reads = rows
+    .filter((r) => r.read > r.old_read)
+    .map((r) => ({ user: r.user_id as UserId, conv: r.conv_id as ConversationId, seq: r.read }));
+  const changed = [...new Set(rows.map((r) => r.conv_id))];
+  return { reads, receipts: await recomputeReceipts(client, changed) };
+}
+
+export async function applyReads(client: PoolClient, batch: readonly ReadRequest[]): Promise<Appended> {
+  const { reads, receipts } = await moveWatermarks(
+    client,
+    batch.map((r) => ({ conv: r.conv, user: r.user, delivered: r.seq, read: r.seq })),
+  );
+  const events: PendingEvent[] = reads.map((r) => ({ user: r.user, e: { k: 'read', conv: r.conv, seq: r.seq } }));
+  return appendEvents(client, [...events, ...receipts]);
+}
+
+export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]): Promise<Appended> {
+  if (batch.length === 0) return new Map();
+  const userIds = [...new Set(batch.map((a) => a.user))];
+  // Unlocked read: head only grows, and events up to a committed head never change.
+  const heads = await client.query<{ id: string; head: number; delivered_cursor: number }>(
+    'SELECT id, head, delivered_cursor FROM users WHERE id = ANY($1::text[])',
+    [userIds],
+  );
+  const user = new Map(heads.rows.map((r) => [r.id, { head: r.head, from: r.delivered_cursor, to: 0 }]));
+  const devices = new Map<string, { user: string; cursor: number }>();
+  for (const a of batch) {
+    const u = user.get(a.user);
+    if (!u) continue;
+    const cursor = Math.min(Math.max(0, a.cursor), u.head);
+    u.to = Math.max(u.to, cursor);
+    const d = devices.get(a.device);
+    if (!d || d.cursor < cursor) devices.set(a.device, { user: a.user, cursor });
+  }
+  const scan = [...user].filter(([, u]) => u.to > u.from);
+  const covered = await client.query<{ user_id: string; conv_id: string; seq: number }>(
+    `SELECT e.user_id, e.conv_id, max(e.seq) AS seq
+       FROM events e
+       JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(user_id, lo, hi)
+         ON e.user_id = v.user_id AND e.cursor > v.lo AND e.cursor <= v.hi
+      WHERE e.kind = 'message'
+      GROUP BY e.user_id, e.conv_id`,
+    [scan.map(([id]) => id), scan.map(([, u]) => u.from), scan.map(([, u]) => u.to)],
+  );
+  const { receipts } = await moveWatermarks(
+    client,
+    covered.rows.map((r) => ({ conv: r.conv_id as ConversationId, user: r.user_id as UserId, delivered: r.seq, read: 0 })),
+  );
+  await lockRows(client, 'users', [...new Set([...scan.map(([id]) => id), ...receipts.map((r) => r.user)])]);
+  if (scan.length > 0) {
+    await client.query(
+      `UPDATE users u SET delivered_cursor = greatest(u.delivered_cursor, v.c)
+         FROM unnest($1::text[], $2::bigint[]) AS v(id, c) WHERE u.id = v.id`,
+      [scan.map(([id]) => id), scan.map(([, u]) => u.to)],
+    );
+  }
+  const appended = await appendEvents(client, receipts, true);
+  const devs = [...devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  await lockRows(client, 'devices', devs.map(([id]) => id));
+  await client.query(
+    `UPDATE devices d SET acked = v.c
+       FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, user_id, c)
+      WHERE d.id = v.id AND d.user_id = v.user_id AND v.c > d.acked`,
+    [devs.map(([id]) => id), devs.map(([, d]) => d.user), devs.map(([, d]) => d.cursor)],
+  );
+  return appended;
+}
+
+export async function messageInfo(client: PoolClient, conv: ConversationId, seq: number) {
+  const { rows } = await client.query<{ user_id: string; handle: string; delivered: boolean; read: boolean }>(
+    `SELECT m.user_id, u.handle, m.delivered >= $2 AS delivered, m.read >= $2 AS read
+       FROM members m JOIN users u ON u.id = m.user_id
+      WHERE m.conv_id = $1 AND m.active
+      ORDER BY m.joined_at, m.user_id`,
+    [conv, seq],
+  );
+  return rows.map((r) => ({ user: r.user_id as UserId, handle: r.handle, delivered: r.delivered, read: r.read }));
+}

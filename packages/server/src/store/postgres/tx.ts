@@ -1,0 +1,86 @@
+/**
+ * Transactions: every Store method runs as one transaction on one pooled client. Serialization
+ * failures and deadlocks are retried a few times with jittered backoff; a connection that fails
+ * before the transaction started is retried on another client (nothing was sent). Anything that
+ * fails later is reported, never retried: a COMMIT whose outcome is unknown must not run twice.
+ */
+import type { Pool, PoolClient } from 'pg';
+import { isRetryable, isUnavailable, toStoreError } from './errors.ts';
+
+const ATTEMPTS = 6;
+
+function pause(attempt: number): Promise<void> {
+  const ms = Math.min(100, 2 ** attempt) * (0.5 + Math.random());
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function inTx<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+    let started = false;
+    let broken = false;
+    try {
+      await client.query(begin);
+      started = true;
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      broken = isUnavailable(err);
+      if (started && !broken) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+      }
+      const again = started ? isRetryable(err) : broken;
+      if (!again || attempt >= ATTEMPTS) throw toStoreError(err);
+    } finally {
+      // A broken client is destroyed rather than returned to the pool.
+      client.release(broken);
+    }
+    await pause(attempt);
+  }
+}
+
+/**
+ * A read made of one statement: it is its own transaction (autocommit), so no BEGIN/COMMIT round
+ * trips. Reads change nothing, so one that hit a broken connection is retried on another client.
+ */
+export async function inRead<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+    let broken = false;
+    try {
+      return await fn(client);
+    } catch (err) {
+      broken = isUnavailable(err);
+      if (!(broken || isRetryable(err)) || attempt >= ATTEMPTS) throw toStoreError(err);
+    } finally {
+      client.release(broken);
+    }
+    await pause(attempt);
+  }
+}
+
+/**
+ * Locks rows in id order (FOR NO KEY UPDATE, which foreign-key checks do not wait for), so that
+ * transactions locking overlapping sets cannot deadlock. Every writer takes conversations first,
+ * then users, then devices.
+ */
+export async function lockRows(client: PoolClient, table: 'users' | 'conversations' | 'devices', ids: readonly string[]): Promise<void> {
+  // One row needs no separate lock: the UPDATE that follows takes it at the same point of the order.
+  if (ids.length < 2) return;
+  await client.query(`SELECT id FROM ${table} WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
+}

@@ -1,0 +1,161 @@
+/**
+ * Runs the Store conformance suite against PostgreSQL (PARLEY_TEST_PG, default
+ * postgres://postgres@127.0.0.1:5432/test), each test in its own fresh schema
+ * `parley_test_<random>`, dropped afterwards. Adds what only a shared database can show: two
+ * stores (two pools, as two nodes) writing one conversation at once, concurrent migrations, and
+ * UNAVAILABLE when the server cannot be reached.
+ *
+ * Unreachable PostgreSQL skips the file, except with CI=true, where it fails.
+ */
+import { after, describe, it, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { ConversationId, UserId } from '@parley/protocol';
+import { PostgresStore } from '../../src/store/PostgresStore.ts';
+import type { Store } from '../../src/store/Store.ts';
+import { storeSuite } from './suite.ts';
+
+const URL = process.env.PARLEY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function pgSkip(): Promise<string | false> {
+  const probe = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 2000 });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.query('SELECT 1');
+    return false;
+  } catch (err) {
+    const reason = `PostgreSQL unreachable at ${URL}: ${(err as Error).message}`;
+    if (process.env.CI === 'true') {
+      test('PostgreSQL is reachable (required when CI=true)', () => {
+        throw new Error(reason);
+      });
+    }
+    return reason;
+  } finally {
+    await probe.end().catch(() => {});
+  }
+}
+
+const freshSchema = () => `parley_test_${randomBytes(6).toString('hex')}`;
+
+const skip = await pgSkip();
+if (skip !== false) {
+  describe('PostgresStore', { skip }, () => {
+    it('needs PostgreSQL', () => {});
+  });
+} else {
+  const admin = new pg.Pool({ connectionString: URL, max: 2 });
+  admin.on('error', () => {});
+  after(() => admin.end());
+  const dropSchema = async (schema: string) => {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  };
+
+  const schemas = new Map<Store, string>();
+  storeSuite(
+    'PostgresStore',
+    async () => {
+      const schema = freshSchema();
+      const store = new PostgresStore({ connectionString: URL, schema, max: 5 });
+      schemas.set(store, schema);
+      return store;
+    },
+    async (store) => {
+      const schema = schemas.get(store);
+      schemas.delete(store);
+      if (schema) await dropSchema(schema);
+    },
+  );
+
+  describe('PostgresStore across nodes', () => {
+    it('two nodes appending to one conversation get dense seqs and cursors', async () => {
+      const schema = freshSchema();
+      const nodes = [0, 1].map(() => new PostgresStore({ connectionString: URL, schema, max: 4 }));
+      const [n1, n2] = nodes as [PostgresStore, PostgresStore];
+      try {
+        // Several nodes migrating a fresh schema at once: the advisory lock makes it safe.
+        await Promise.all([n1.migrate(), n2.migrate(), n1.migrate()]);
+        const users = ['ua', 'ub', 'uc'] as UserId[];
+        for (const u of users) await n1.createUser({ id: u, handle: u, passwordHash: 'x', createdAt: 1 });
+        const conv = 'g' as ConversationId;
+        const other = 'g2' as ConversationId;
+        for (const id of [conv, other]) {
+          await n2.createConversation({ id, kind: 'group', name: id, createdAt: 1, by: 'ua' as UserId, members: users.map((user) => ({ user, admin: false })) });
+        }
+        // Batches touching both conversations in opposite orders from both nodes: no deadlock
+        // may escape, and both conversations stay dense.
+        const calls = Array.from({ length: 60 }, (_, i) => {
+          const node = i % 2 ? n1 : n2;
+          const from = users[i % 3] as UserId;
+          const pair = i % 4 < 2 ? [conv, other] : [other, conv];
+          return node.appendMessages(pair.map((c, j) => ({ conv: c, from, cmid: `m${i}-${j}`, kind: 'text', body: `${i}`, ts: 1000 + i })));
+        });
+        // Retries of the same messages through the other node at the same time.
+        calls.push(n1.appendMessages([{ conv, from: 'ua' as UserId, cmid: 'm0-0', kind: 'text', body: '0', ts: 1 }]));
+        const results = await Promise.all(calls);
+        const outcomes = results.flatMap((r) => r.outcomes);
+        assert.equal(outcomes.filter((o) => o.ok && !o.duplicate).length, 120);
+        const [original, retry] = [outcomes[0], outcomes.at(-1)];
+        assert.ok(original?.ok && retry?.ok);
+        assert.equal(retry.seq, original.seq, 'the retry got the original seq');
+        assert.equal([original.duplicate, retry.duplicate].filter(Boolean).length, 1, 'whichever committed second is the duplicate');
+        for (const id of [conv, other]) {
+          const h = await n2.history(id, { limit: 1000 });
+          assert.deepEqual(h.messages.map((m) => m.seq), Array.from({ length: 60 }, (_, i) => i + 1), `${id} dense`);
+          assert.equal(new Set(h.messages.map((m) => m.cmid)).size, 60, 'no duplicates');
+        }
+        for (const u of users) {
+          // 2 created + 120 messages, plus receipts as the senders' watermarks lift the minimum.
+          const log = await n1.readLog(u, 0, 1000);
+          assert.deepEqual(log.map((e) => e.c), Array.from({ length: log.length }, (_, i) => i + 1), `${u} cursors dense`);
+          assert.equal(log.filter((e) => e.e.k === 'message').length, 120);
+          assert.equal(await n2.head(u), log.length);
+        }
+        // Reads from both nodes at once: watermarks end at the maximum, the minimum is consistent.
+        await Promise.all([
+          n1.applyReads([{ user: 'ub' as UserId, conv, seq: 30 }]),
+          n2.applyReads([{ user: 'ub' as UserId, conv, seq: 60 }]),
+          n1.applyReads([{ user: 'uc' as UserId, conv, seq: 60 }]),
+          n2.applyReads([{ user: 'ua' as UserId, conv, seq: 60 }]),
+        ]);
+        const rec = await n1.conversation(conv);
+        assert.deepEqual([rec?.delivered, rec?.read], [60, 60]);
+      } finally {
+        await Promise.all(nodes.map((n) => n.close()));
+        await dropSchema(schema);
+      }
+    });
+
+    it('replaces a pooled connection the server terminated', async () => {
+      const schema = freshSchema();
+      const app = `parley_kill_${randomBytes(4).toString('hex')}`;
+      const store = new PostgresStore({ connectionString: `${URL}?application_name=${app}`, schema, max: 1 });
+      try {
+        await store.migrate();
+        await store.createUser({ id: 'k' as UserId, handle: 'k', passwordHash: 'x', createdAt: 1 });
+        const killed = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
+        assert.equal(killed.rowCount, 1);
+        assert.equal(await store.head('k' as UserId), 0, 'the call runs on a fresh connection');
+      } finally {
+        await store.close();
+        await dropSchema(schema);
+      }
+    });
+
+    it('rejects with UNAVAILABLE when PostgreSQL cannot be reached', async () => {
+      const store = new PostgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectTimeoutMs: 1000 });
+      try {
+        await assert.rejects(store.head('u' as UserId), (err: unknown) => (err as { code?: string }).code === 'UNAVAILABLE');
+      } finally {
+        await store.close();
+      }
+      await assert.rejects(store.head('u' as UserId), (err: unknown) => (err as { code?: string }).code === 'UNAVAILABLE');
+    });
+
+    it('rejects a schema name that is not a plain identifier', () => {
+      assert.throws(() => new PostgresStore({ connectionString: URL, schema: 'x"; DROP TABLE users; --' }), TypeError);
+    });
+  });
+}
