@@ -3,7 +3,7 @@
  * transports add. Fastify is chosen for its speed, its first-class TypeScript types and TypeBox
  * schemas, `inject()` for socket-free tests, and its long record of maintenance.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { toParleyError, errorBody } from './errors.ts';
 
@@ -17,7 +17,7 @@ export interface AppOptions {
 export function createApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit,
     // Keep-alive long enough for long polls that hold ~25 s.
     keepAliveTimeout: 65_000,

@@ -129,12 +129,17 @@ export class Session implements HubSession, SessionLink {
     if (this.pumping || this.closed) return;
     this.pumping = true;
     try {
+      const half = this.deps.limits.maxQueueBytes / 2;
       while (!this.closed && this.sent < this.target) {
-        if (this.transport.buffered() > this.deps.limits.maxQueueBytes / 2) await this.transport.drained();
         const events = await this.deps.store.readLog(this.user, this.sent, this.deps.limits.syncPageSize);
         if (events.length === 0) break;
-        for (const e of events) this.write({ t: 'ev', c: e.c, e: e.e });
-        this.sent = events[events.length - 1]?.c ?? this.sent;
+        for (const e of events) {
+          // Catching up must never trip the slow-consumer limit: wait for the socket to drain.
+          if (this.transport.buffered() > half) await this.transport.drained();
+          if (this.closed || e.c !== this.sent + 1) break;
+          this.write({ t: 'ev', c: e.c, e: e.e });
+          this.sent = e.c;
+        }
       }
     } catch (err) {
       this.log.warn({ err }, 'catch-up failed; closing so the client resumes from its cursor');

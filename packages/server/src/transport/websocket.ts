@@ -98,6 +98,8 @@ export function attachWebSocket(server: Server, accept: WsAcceptor, opts: WsOpti
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
+      // Protocol errors (e.g. a frame over maxPayload) close the socket with their own code.
+      ws.on('error', () => ws.terminate());
       const auth = req.headers.authorization;
       const token = url.searchParams.get('token') ?? (auth?.startsWith('Bearer ') ? auth.slice(7) : null);
       const transport = new WsTransport(ws);
