@@ -1,11 +1,18 @@
 /**
- * `parley start [--port N] [--host H] [--data DIR] [--node-id ID]`
+ * `parley start [--port N] [--host H] [--data DIR] [--node-id ID]` runs a node;
+ * `parley migrate` creates or upgrades the store's schema and exits.
  * Environment: PORT / PARLEY_PORT, PARLEY_HOST, PARLEY_DATA_DIR, PARLEY_NODE_ID, PARLEY_TOKEN_SECRET,
- * PARLEY_LOG_LEVEL. Flags win over the environment. SIGTERM / SIGINT drain the node, then exit.
+ * PARLEY_LOG_LEVEL, and for a cluster PARLEY_DATABASE_URL, PARLEY_DATABASE_SCHEMA, PARLEY_REDIS_URL,
+ * PARLEY_REDIS_PREFIX (see ports.ts). Flags win over the environment. SIGTERM / SIGINT drain the
+ * node, then exit.
  */
 import { parseArgs } from 'node:util';
 import { ParleyNode } from './node.ts';
+import { join } from 'node:path';
+import { createLogger } from './logger.ts';
 import type { PartialOptions } from './options.ts';
+import { configFromEnv, portsFor } from './ports.ts';
+import { SqliteStore } from './store/SqliteStore.ts';
 
 function fromEnvAndFlags(argv: string[]): { command: string; options: PartialOptions } {
   const { values, positionals } = parseArgs({
@@ -34,11 +41,19 @@ function fromEnvAndFlags(argv: string[]): { command: string; options: PartialOpt
 
 async function main(): Promise<void> {
   const { command, options } = fromEnvAndFlags(process.argv.slice(2));
+  const logger = createLogger();
+  const ports = portsFor(configFromEnv(process.env), logger);
+  if (command === 'migrate') {
+    const store = ports.store ?? new SqliteStore({ path: join(options.dataDir ?? './data', 'parley.db') });
+    await store.migrate();
+    await store.close();
+    process.exit(0);
+  }
   if (command !== 'start') {
-    process.stderr.write(`unknown command "${command}"; try: parley start\n`);
+    process.stderr.write(`unknown command "${command}"; try: parley start | parley migrate\n`);
     process.exit(2);
   }
-  const node = await ParleyNode.start(options);
+  const node = await ParleyNode.start(options, ports);
   const shutdown = () => {
     node.stop().then(
       () => process.exit(0),

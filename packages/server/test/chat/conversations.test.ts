@@ -78,7 +78,7 @@ describe('conversations', () => {
     const ca = await client(a!);
     const cb = await client(b!);
     const g = (await ca.request<Results['conv.group']>({ t: 'conv.group', name: 'team', members: [b!.user, c!.handle] })).conversation;
-    const admins = new Map(g.members.map((m) => [m.user, m.admin]));
+    const admins = new Map<string, boolean>(g.members.map((m) => [m.user, m.admin]));
     assert.deepEqual([admins.get(a!.user), admins.get(b!.user), admins.get(c!.user), g.members.length], [true, false, false, 3]);
     await assert.rejects(cb.request({ t: 'conv.add', conv: g.id, users: [d!.user] }), { code: 'NOT_ADMIN' });
     await assert.rejects(cb.request({ t: 'conv.rename', conv: g.id, name: 'mine' }), { code: 'NOT_ADMIN' });
