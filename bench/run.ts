@@ -1,0 +1,21 @@
+/**
+ * `npm run bench -- <scenario> [options]`. Scenarios: direct (default).
+ * Each scenario starts its own server process(es) and load-generator processes.
+ */
+const scenarios: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
+  direct: () => import('./direct.ts'),
+};
+
+const [name = 'direct', ...rest] = process.argv.slice(2);
+const load = scenarios[name];
+if (!load) {
+  console.error(`unknown scenario "${name}"; one of: ${Object.keys(scenarios).join(', ')}`);
+  process.exit(2);
+}
+(await load()).run(rest).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
