@@ -55,9 +55,11 @@ export async function run(argv: string[]): Promise<void> {
       window: { type: 'string', default: '8' },
       generators: { type: 'string', default: '2' },
       port: { type: 'string', default: '18200' },
+      url: { type: 'string' },
     },
   });
-  const server = await startParley(Number(values.port));
+  // --url: drive a server that is already running (e.g. one started under --cpu-prof).
+  const server = values.url ? { url: values.url, stop: async () => {} } : await startParley(Number(values.port));
   try {
     const pairs = await makePairs(server.url, Number(values.pairs));
     const durationMs = Number(values.seconds) * 1000;
