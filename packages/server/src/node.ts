@@ -22,7 +22,13 @@ import { Typing } from './chat/Typing.ts';
 import { createApp } from './http/app.ts';
 import { authRoutes } from './http/routes-auth.ts';
 import { cmdRoutes } from './http/routes-cmd.ts';
+import { webAppRoutes } from './http/static.ts';
 import { createLogger } from './logger.ts';
+import { CountingTransport } from './metrics/CountingTransport.ts';
+import { InstrumentedBroker, InstrumentedRouter } from './metrics/InstrumentedBroker.ts';
+import { InstrumentedStore } from './metrics/InstrumentedStore.ts';
+import { Metrics } from './metrics/Metrics.ts';
+import { metricsRoute } from './metrics/routes.ts';
 import { resolveOptions, type NodeOptions, type PartialOptions } from './options.ts';
 import { MemoryPresence } from './presence/MemoryPresence.ts';
 import type { Presence } from './presence/Presence.ts';
@@ -67,6 +73,7 @@ export class ParleyNode {
   private stopWs: (() => void) | null = null;
   private readonly typing: Typing;
   private readonly sessionDeps: SessionDeps;
+  private metrics: Metrics | null = null;
 
   private constructor(
     readonly options: NodeOptions,
@@ -106,14 +113,18 @@ export class ParleyNode {
   static async start(given: PartialOptions = {}, ports: NodePorts = {}): Promise<ParleyNode> {
     const options = resolveOptions(given, () => randomId('n_', 6));
     const logger = ports.logger ?? createLogger();
-    const store = ports.store ?? new SqliteStore({ path: join(options.dataDir, 'parley.db') });
+    const metrics = new Metrics(options.nodeId);
+    const store = new InstrumentedStore(ports.store ?? new SqliteStore({ path: join(options.dataDir, 'parley.db') }), metrics);
     await store.migrate();
-    const broker = ports.broker ?? new MemoryBroker((err) => logger.warn({ err }, 'notice handler failed'));
-    const router = ports.router ?? new MemoryRouter();
+    const broker = new InstrumentedBroker(ports.broker ?? new MemoryBroker((err) => logger.warn({ err }, 'notice handler failed')), metrics);
+    const router = new InstrumentedRouter(ports.router ?? new MemoryRouter(), metrics);
     const presence = ports.presence ?? new MemoryPresence();
     let node: ParleyNode | null = null;
     const app = createApp({ logger, bodyLimit: options.limits.maxFrameBytes, ready: () => node?.state === 'ready', node: options.nodeId });
     node = new ParleyNode(options, store, broker, router, presence, app, logger);
+    node.metrics = metrics;
+    metrics.countConnections(() => node.hub.all());
+    metricsRoute(app, metrics);
     await node.listen();
     return node;
   }
@@ -121,6 +132,7 @@ export class ParleyNode {
   private async listen(): Promise<void> {
     const o = this.options;
     authRoutes(this.app, this.auth);
+    webAppRoutes(this.app);
     const streams = { auth: this.auth, openSession: this.openSession.bind(this), accepting: () => this.state === 'ready', log: this.log };
     sseRoutes(this.app, streams, { keepAliveMs: Math.min(15_000, o.limits.heartbeatMs) });
     const lim = { maxEvents: o.limits.syncPageSize, maxBytes: o.limits.maxQueueBytes / 4 };
@@ -148,7 +160,7 @@ export class ParleyNode {
 
   /** Start a live session for an authenticated device on any transport. */
   async openSession(p: Principal, transport: Transport, from: Cursor | null): Promise<Session> {
-    const session = new Session(this.sessionDeps, p, transport);
+    const session = new Session(this.sessionDeps, p, this.metrics ? new CountingTransport(transport, this.metrics) : transport);
     await session.open(from);
     return session;
   }
@@ -178,7 +190,10 @@ export class ParleyNode {
       s.close(CloseCodes.SERVICE_RESTART, 'node draining');
     }
     this.stopWs?.();
+    // Wait for in-flight writes and for the sessions' own cleanup (presence, last seen), bounded.
+    const deadline = Date.now() + this.options.drainTimeoutMs;
     await Promise.race([this.messaging.idle(), new Promise((r) => setTimeout(r, this.options.drainTimeoutMs).unref())]);
+    while (this.hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await this.app.close();
     this.typing.close();
     await this.hub.stop();
