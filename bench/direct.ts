@@ -1,16 +1,21 @@
 /**
- * `npm run bench -- direct [--pairs N] [--seconds S] [--window W] [--generators G]`
- * N user pairs exchange 1:1 messages over WebSocket against one embedded (SQLite) Parley node in its
- * own process, load generated from G separate processes. Prints stored msgs/s, delivered msgs/s and
- * send->deliver latency percentiles.
+ * `npm run bench -- direct [--targets parley,socketio,ws] [--pairs N] [--seconds S]
+ *   [--rates R1,R2,...] [--window W] [--generators G]`
+ *
+ * N user pairs exchange 1:1 messages. For each target in turn (same machine, same run): its server in
+ * its own process, load from G generator processes. Each step offers a total rate R (msgs/s, paced
+ * per sender); a final closed-loop step (window W per sender) finds the maximum. Reports stored
+ * (acknowledged) and delivered msgs/s, send->deliver latency percentiles and server CPU per 1k
+ * messages, then Parley's figures as ratios to the others.
  */
 import { fork } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { command, registerUser, startParley } from './lib/server.ts';
+import type { Pair, Target } from './lib/drivers.ts';
+import type { LoadJob, LoadResult } from './lib/loadgen.ts';
 import { summarize, table } from './lib/stats.ts';
-import type { LoadJob, LoadResult, Pair } from './lib/parley-loadgen.ts';
+import { cpuMs, startTarget } from './lib/targets.ts';
 
-export async function runLoad(url: string, pairs: Pair[], generators: number, job: Omit<LoadJob, 'url' | 'pairs'>): Promise<LoadResult> {
+export async function runLoad(job: Omit<LoadJob, 'pairs'>, pairs: Pair[], generators: number): Promise<LoadResult> {
   const shares: Pair[][] = Array.from({ length: generators }, () => []);
   pairs.forEach((p, i) => shares[i % generators]!.push(p));
   const results = await Promise.all(
@@ -19,9 +24,9 @@ export async function runLoad(url: string, pairs: Pair[], generators: number, jo
       .map(
         (share) =>
           new Promise<LoadResult>((resolve, reject) => {
-            const child = fork(new URL('./lib/parley-loadgen.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
+            const child = fork(new URL('./lib/loadgen.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
             child.once('message', (m: LoadResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
-            child.send({ url, pairs: share, ...job } satisfies LoadJob);
+            child.send({ ...job, pairs: share } satisfies LoadJob);
           }),
       ),
   );
@@ -30,49 +35,90 @@ export async function runLoad(url: string, pairs: Pair[], generators: number, jo
     delivered: results.reduce((a, r) => a + r.delivered, 0),
     errors: results.reduce((a, r) => a + r.errors, 0),
     latencies: results.flatMap((r) => r.latencies),
-    elapsedMs: job.durationMs,
   };
 }
 
-export async function makePairs(url: string, n: number): Promise<Pair[]> {
-  const tag = Math.random().toString(36).slice(2, 7);
-  const pairs: Pair[] = [];
-  for (let i = 0; i < n; i++) {
-    const a = await registerUser(url, `a${i}_${tag}`);
-    const b = await registerUser(url, `b${i}_${tag}`);
-    const conv = await command<{ conversation: { id: string } }>(url, a.access, { t: 'conv.direct', user: b.user });
-    pairs.push({ sender: a.access, receiver: b.access, conv: conv.conversation.id });
-  }
-  return pairs;
+export interface StepRow {
+  target: Target;
+  offered: number | 'max';
+  stored: number;
+  delivered: number;
+  errors: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  cpuPer1k: number;
 }
 
-export async function run(argv: string[]): Promise<void> {
+export async function run(argv: string[]): Promise<StepRow[]> {
   const { values } = parseArgs({
     args: argv,
     options: {
+      targets: { type: 'string', default: 'parley,socketio,ws' },
       pairs: { type: 'string', default: '50' },
-      seconds: { type: 'string', default: '10' },
-      window: { type: 'string', default: '8' },
+      seconds: { type: 'string', default: '8' },
+      rates: { type: 'string', default: '2000,4000,8000' },
+      window: { type: 'string', default: '16' },
       generators: { type: 'string', default: '2' },
       port: { type: 'string', default: '18200' },
-      url: { type: 'string' },
     },
   });
-  // --url: drive a server that is already running (e.g. one started under --cpu-prof).
-  const server = values.url ? { url: values.url, stop: async () => {} } : await startParley(Number(values.port));
-  try {
-    const pairs = await makePairs(server.url, Number(values.pairs));
-    const durationMs = Number(values.seconds) * 1000;
-    const res = await runLoad(server.url, pairs, Number(values.generators), { durationMs, window: Number(values.window) });
-    const lat = summarize(res.latencies);
-    console.log(`\ndirect: ${values.pairs} pairs, window ${values.window}, ${values.seconds}s, ${values.generators} load processes, embedded SQLite node\n`);
-    console.log(
-      table(
-        ['stored msgs/s', 'delivered msgs/s', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
-        [[res.sent / (durationMs / 1000), res.delivered / (durationMs / 1000), res.errors, lat.p50, lat.p95, lat.p99, lat.max]],
-      ),
-    );
-  } finally {
-    await server.stop();
+  const targets = values.targets.split(',') as Target[];
+  const seconds = Number(values.seconds);
+  const nPairs = Number(values.pairs);
+  const generators = Number(values.generators);
+  const steps: (number | 'max')[] = [...values.rates.split(',').filter(Boolean).map(Number), 'max'];
+  const rows: StepRow[] = [];
+  let port = Number(values.port);
+  for (const target of targets) {
+    const t = await startTarget(target, port++);
+    try {
+      const pairs = await t.makePairs(nPairs);
+      for (const step of steps) {
+        const cpu0 = cpuMs(t.pid);
+        const res = await runLoad(
+          {
+            target,
+            url: t.url,
+            durationMs: seconds * 1000,
+            window: Number(values.window),
+            ...(step === 'max' ? {} : { ratePerSender: step / nPairs }),
+          },
+          pairs,
+          generators,
+        );
+        const cpu = cpuMs(t.pid) - cpu0;
+        const lat = summarize(res.latencies);
+        const row: StepRow = {
+          target,
+          offered: step,
+          stored: res.sent / seconds,
+          delivered: res.delivered / seconds,
+          errors: res.errors,
+          p50: lat.p50,
+          p95: lat.p95,
+          p99: lat.p99,
+          max: lat.max,
+          cpuPer1k: res.delivered > 0 ? (cpu / res.delivered) * 1000 : NaN,
+        };
+        rows.push(row);
+        console.error(`[direct] ${target} offered ${step}: delivered ${row.delivered.toFixed(0)}/s p99 ${row.p99.toFixed(1)} ms`);
+      }
+    } finally {
+      await t.stop();
+    }
   }
+  console.log(`\n### direct: ${nPairs} pairs, ${seconds} s per step, ${generators} load processes (Parley: embedded SQLite, durable)\n`);
+  console.log(
+    table(
+      ['target', 'offered msgs/s', 'stored msgs/s', 'delivered msgs/s', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'server CPU ms / 1k msgs'],
+      rows.map((r) => [r.target, r.offered, r.stored, r.delivered, r.errors, r.p50, r.p95, r.p99, r.max, r.cpuPer1k]),
+    ),
+  );
+  const best = (target: Target) => Math.max(0, ...rows.filter((r) => r.target === target).map((r) => r.delivered));
+  const parley = best('parley');
+  const ratios = targets.filter((x) => x !== 'parley').map((x) => `${(parley / best(x)).toFixed(2)}× ${x}`);
+  if (targets.includes('parley') && ratios.length) console.log(`\nParley's best delivered rate = ${ratios.join(', ')}`);
+  return rows;
 }

@@ -2,7 +2,7 @@
  * `npm run bench -- <scenario> [options]`. Scenarios: direct (default).
  * Each scenario starts its own server process(es) and load-generator processes.
  */
-const scenarios: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
+const scenarios: Record<string, () => Promise<{ run(argv: string[]): Promise<unknown> }>> = {
   direct: () => import('./direct.ts'),
 };
 

@@ -1,0 +1,99 @@
+/**
+ * Client drivers for the load generator: the same load against Parley, a Socket.IO relay and a bare
+ * ws relay. Each endpoint sends bodies, reports the server's acknowledgement, and reports bodies it
+ * receives.
+ */
+import WebSocket from 'ws';
+import { io } from 'socket.io-client';
+
+export type Target = 'parley' | 'socketio' | 'ws';
+
+export interface Pair {
+  /** Parley: access tokens; peers: user names. */
+  sender: string;
+  receiver: string;
+  /** Parley: the conversation; peers: the receiver's name (or a room). */
+  to: string;
+}
+
+export interface Endpoint {
+  send(id: number, body: string): void;
+  onAck(cb: (ok: boolean) => void): void;
+  onMessage(cb: (body: string) => void): void;
+  close(): void;
+}
+
+function wsOpen(url: string, waitFirstFrame: boolean): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    if (waitFirstFrame) ws.once('message', () => resolve(ws));
+    else ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+async function parley(url: string, token: string, to: string): Promise<Endpoint> {
+  const ws = await wsOpen(`${url.replace(/^http/, 'ws')}/v1/ws?token=${token}`, true);
+  const acks: ((ok: boolean) => void)[] = [];
+  const msgs: ((body: string) => void)[] = [];
+  let last = 0;
+  let ackTimer: NodeJS.Timeout | null = null;
+  ws.on('message', (data) => {
+    const f = JSON.parse(data.toString()) as { t: string; c?: number; e?: { k: string; msg?: { body: string } } };
+    if (f.t === 'res' || f.t === 'err') {
+      for (const a of acks) a(f.t === 'res');
+    } else if (f.t === 'ev' && f.c !== undefined) {
+      last = f.c;
+      if (f.e?.k === 'message' && f.e.msg) for (const m of msgs) m(f.e.msg.body);
+      // A real device acks cumulatively, not per event.
+      ackTimer ??= setTimeout(() => {
+        ackTimer = null;
+        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ t: 'ack', cursor: last }));
+      }, 50);
+    }
+  });
+  return {
+    send: (id, body) => ws.send(JSON.stringify({ t: 'send', id, conv: to, cmid: `b${process.pid}-${id}`, body })),
+    onAck: (cb) => acks.push(cb),
+    onMessage: (cb) => msgs.push(cb),
+    close: () => ws.close(),
+  };
+}
+
+async function bareWs(url: string, user: string, to: string): Promise<Endpoint> {
+  const ws = await wsOpen(`${url.replace(/^http/, 'ws')}/?user=${user}`, false);
+  const acks: ((ok: boolean) => void)[] = [];
+  const msgs: ((body: string) => void)[] = [];
+  ws.on('message', (data) => {
+    const f = JSON.parse(data.toString()) as { ack?: number; body?: string };
+    if (f.ack !== undefined) for (const a of acks) a(true);
+    else if (f.body !== undefined) for (const m of msgs) m(f.body);
+  });
+  return {
+    send: (id, body) => ws.send(JSON.stringify({ id, to, body })),
+    onAck: (cb) => acks.push(cb),
+    onMessage: (cb) => msgs.push(cb),
+    close: () => ws.close(),
+  };
+}
+
+async function socketio(url: string, user: string, to: string): Promise<Endpoint> {
+  const socket = io(url, { transports: ['websocket'], query: { user }, reconnection: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  const acks: ((ok: boolean) => void)[] = [];
+  return {
+    send: (_id, body) => socket.emit('send', { to, body }, (ok: boolean) => acks.forEach((a) => a(ok))),
+    onAck: (cb) => acks.push(cb),
+    onMessage: (cb) => socket.on('msg', (m: { body: string }) => cb(m.body)),
+    close: () => socket.close(),
+  };
+}
+
+export function connect(target: Target, url: string, who: string, to: string): Promise<Endpoint> {
+  if (target === 'parley') return parley(url, who, to);
+  if (target === 'ws') return bareWs(url, who, to);
+  return socketio(url, who, to);
+}
