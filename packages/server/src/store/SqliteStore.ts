@@ -65,8 +65,13 @@ export class SqliteStore implements Store {
     }
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared statements are cached: preparing costs more than most of the queries themselves. */
   private stmt(sql: string): Database.Statement {
-    return this.db.prepare(sql);
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
   }
 
   async migrate(): Promise<void> {
@@ -182,7 +187,7 @@ export class SqliteStore implements Store {
         conv.createdAt,
       );
       const add = this.stmt('INSERT INTO members (conv_id, user_id, admin, joined_at) VALUES (?, ?, ?, ?)');
-      const log = new LogWriter(this.db);
+      const log = new LogWriter(this.stmt.bind(this));
       for (const m of conv.members) add.run(conv.id, m.user, m.admin ? 1 : 0, conv.createdAt);
       for (const m of conv.members) log.event(m.user, { k: 'conv', change: 'created', conv: conv.id, by: conv.by }, conv.id);
       return { id: conv.id, created: true, appended: log.appended };
@@ -252,7 +257,7 @@ export class SqliteStore implements Store {
       );
       const now = Date.now();
       for (const u of fresh) upsert.run(conv, u, now, row.last_seq, row.last_seq);
-      const log = new LogWriter(this.db);
+      const log = new LogWriter(this.stmt.bind(this));
       for (const u of fresh) log.event(u, { k: 'conv', change: 'joined', conv, by }, conv);
       for (const u of current) log.event(u, { k: 'conv', change: 'members', conv, by }, conv);
       return log.appended;
@@ -264,11 +269,11 @@ export class SqliteStore implements Store {
       this.requireGroup(conv);
       const res = this.stmt('UPDATE members SET active = 0, admin = 0 WHERE conv_id = ? AND user_id = ? AND active = 1').run(conv, user);
       if (res.changes === 0) throw new ParleyError('NOT_MEMBER');
-      const log = new LogWriter(this.db);
+      const log = new LogWriter(this.stmt.bind(this));
       log.event(user, { k: 'conv', change, conv, by }, conv);
       for (const u of this.activeUsers(conv)) log.event(u, { k: 'conv', change: 'members', conv, by }, conv);
       // The leaver no longer holds the minimum back.
-      new Watermarks(this.db).settle(conv, log);
+      new Watermarks(this.stmt.bind(this)).settle(conv, log);
       return log.appended;
     });
   }
@@ -280,7 +285,7 @@ export class SqliteStore implements Store {
       if (!cur) throw new ParleyError('NOT_MEMBER');
       if ((cur.admin === 1) === admin) return new Map();
       this.stmt('UPDATE members SET admin = ? WHERE conv_id = ? AND user_id = ?').run(admin ? 1 : 0, conv, user);
-      const log = new LogWriter(this.db);
+      const log = new LogWriter(this.stmt.bind(this));
       for (const u of this.activeUsers(conv)) log.event(u, { k: 'conv', change: 'members', conv, by }, conv);
       return log.appended;
     });
@@ -290,7 +295,7 @@ export class SqliteStore implements Store {
     return this.tx(() => {
       if (this.requireGroup(conv).name === name) return new Map();
       this.stmt('UPDATE conversations SET name = ? WHERE id = ?').run(name, conv);
-      const log = new LogWriter(this.db);
+      const log = new LogWriter(this.stmt.bind(this));
       for (const u of this.activeUsers(conv)) log.event(u, { k: 'conv', change: 'renamed', conv, by }, conv);
       return log.appended;
     });
@@ -320,8 +325,8 @@ export class SqliteStore implements Store {
       const bump = this.stmt('UPDATE conversations SET last_seq = last_seq + 1, active_at = ? WHERE id = ? RETURNING last_seq');
       const insert = this.stmt('INSERT INTO messages (conv_id, seq, sender, cmid, kind, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?)');
       const self = this.stmt('UPDATE members SET delivered = MAX(delivered, ?), read = MAX(read, ?) WHERE conv_id = ? AND user_id = ?');
-      const log = new LogWriter(this.db);
-      const marks = new Watermarks(this.db);
+      const log = new LogWriter(this.stmt.bind(this));
+      const marks = new Watermarks(this.stmt.bind(this));
       const membersCache = new Map<string, UserId[]>();
       const touched = new Set<ConversationId>();
       const outcomes: AppendOutcome[] = [];
@@ -395,8 +400,8 @@ export class SqliteStore implements Store {
       const covered = this.stmt(
         "SELECT conv_id, MAX(seq) AS seq FROM events WHERE user_id = ? AND cursor > ? AND cursor <= ? AND kind = 'message' GROUP BY conv_id",
       );
-      const log = new LogWriter(this.db);
-      const marks = new Watermarks(this.db);
+      const log = new LogWriter(this.stmt.bind(this));
+      const marks = new Watermarks(this.stmt.bind(this));
       const touched = new Set<ConversationId>();
       for (const a of batch) {
         const u = userRow.get(a.user) as { head: number; delivered_cursor: number } | undefined;
@@ -417,8 +422,8 @@ export class SqliteStore implements Store {
   async applyReads(batch: readonly ReadRequest[]): Promise<Appended> {
     return this.tx(() => {
       const last = this.stmt('SELECT last_seq FROM conversations WHERE id = ?');
-      const log = new LogWriter(this.db);
-      const marks = new Watermarks(this.db);
+      const log = new LogWriter(this.stmt.bind(this));
+      const marks = new Watermarks(this.stmt.bind(this));
       const touched = new Set<ConversationId>();
       for (const r of batch) {
         const c = last.get(r.conv) as { last_seq: number } | undefined;

@@ -11,9 +11,9 @@ export class LogWriter {
   private readonly insert: Database.Statement;
   readonly appended: Appended = new Map();
 
-  constructor(db: Database.Database) {
-    this.bumpHead = db.prepare('UPDATE users SET head = head + 1 WHERE id = ? RETURNING head');
-    this.insert = db.prepare('INSERT INTO events (user_id, cursor, kind, conv_id, seq, payload) VALUES (?, ?, ?, ?, ?, ?)');
+  constructor(prepare: (sql: string) => Database.Statement) {
+    this.bumpHead = prepare('UPDATE users SET head = head + 1 WHERE id = ? RETURNING head');
+    this.insert = prepare('INSERT INTO events (user_id, cursor, kind, conv_id, seq, payload) VALUES (?, ?, ?, ?, ?, ?)');
   }
 
   private push(user: UserId, ev: CursorEvent): void {

@@ -14,18 +14,18 @@ export class Watermarks {
   private readonly setAgg: Database.Statement;
   private readonly senders: Database.Statement;
 
-  constructor(db: Database.Database) {
-    this.advanceDelivered = db.prepare(
+  constructor(prepare: (sql: string) => Database.Statement) {
+    this.advanceDelivered = prepare(
       'UPDATE members SET delivered = ? WHERE conv_id = ? AND user_id = ? AND active = 1 AND delivered < ?',
     );
-    this.advanceRead = db.prepare(
+    this.advanceRead = prepare(
       'UPDATE members SET read = ?, delivered = MAX(delivered, ?) WHERE conv_id = ? AND user_id = ? AND active = 1 AND read < ?',
     );
-    this.mins = db.prepare('SELECT MIN(delivered) AS d, MIN(read) AS r FROM members WHERE conv_id = ? AND active = 1');
-    this.agg = db.prepare('SELECT agg_delivered AS d, agg_read AS r FROM conversations WHERE id = ?');
-    this.setAgg = db.prepare('UPDATE conversations SET agg_delivered = ?, agg_read = ? WHERE id = ?');
+    this.mins = prepare('SELECT MIN(delivered) AS d, MIN(read) AS r FROM members WHERE conv_id = ? AND active = 1');
+    this.agg = prepare('SELECT agg_delivered AS d, agg_read AS r FROM conversations WHERE id = ?');
+    this.setAgg = prepare('UPDATE conversations SET agg_delivered = ?, agg_read = ? WHERE id = ?');
     // Only senders still in the conversation hear about it: those who left are told nothing more.
-    this.senders = db.prepare(
+    this.senders = prepare(
       `SELECT DISTINCT m.sender FROM messages m JOIN members x ON x.conv_id = m.conv_id AND x.user_id = m.sender AND x.active = 1
         WHERE m.conv_id = ? AND m.seq > ? AND m.seq <= ?`,
     );
