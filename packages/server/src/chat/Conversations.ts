@@ -121,6 +121,12 @@ export class Conversations {
   async setAdmin(p: Principal, conv: ConversationId, ref: string, admin: boolean): Promise<Conversation> {
     await this.requireAdmin(conv, p.user);
     const user = await this.resolveUser(ref);
+    if (!admin) {
+      // A group never stays without an admin: the last one cannot step down (but may leave).
+      const c = await this.store.conversation(conv);
+      const others = c?.members.filter((m) => m.admin && m.user !== user) ?? [];
+      if (others.length === 0) throw new ParleyError('FORBIDDEN', 'a group needs at least one admin');
+    }
     await this.delivery.appended(await this.store.setAdmin(conv, user, admin, p.user));
     return this.view(p.user, conv);
   }
