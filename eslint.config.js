@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'data/**', 'packages/web/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'data/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
