@@ -1,9 +1,10 @@
 /**
- * `npm run bench -- <scenario> [options]`. Scenarios: direct (default).
+ * `npm run bench -- <scenario> [options]`. Scenarios: direct (default), cluster.
  * Each scenario starts its own server process(es) and load-generator processes.
  */
 const scenarios: Record<string, () => Promise<{ run(argv: string[]): Promise<unknown> }>> = {
   direct: () => import('./direct.ts'),
+  cluster: () => import('./cluster.ts'),
 };
 
 const [name = 'direct', ...rest] = process.argv.slice(2);
