@@ -4,6 +4,7 @@
  * The same frames travel over WebSocket (one per message) and over HTTP POST (SSE and long polling).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { RtcCommandSchemas } from './rtc.ts';
 
 const Id = Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Integer()]);
 const ConvId = Type.String({ minLength: 1, maxLength: 64 });
@@ -64,6 +65,8 @@ export const CommandSchemas = {
   'user.find': command('user.find', { handle: Type.String({ minLength: 1, maxLength: 64 }) }),
   /** Application-level ping; answered with `res` carrying the server time. */
   ping: command('ping', {}),
+  /** Meetings: `rtc.*` signaling and `call.*` (protocol/src/rtc.ts, docs/meetings.md). */
+  ...RtcCommandSchemas,
 } as const;
 
 export type CommandType = keyof typeof CommandSchemas;

@@ -5,5 +5,6 @@ export * from './commands.ts';
 export * from './model.ts';
 export * from './results.ts';
 export * from './server-frames.ts';
+export * from './rtc.ts';
 export * from './codec.ts';
 export * from './http.ts';

@@ -1,8 +1,9 @@
 /** The `data` of the `res` frame that answers each command. */
 import type { ConversationId, Cursor, Seq, UserId } from './ids.ts';
 import type { Conversation, CursorEvent, Message, MessageInfo, PresenceState } from './model.ts';
+import type { RtcResults } from './rtc.ts';
 
-export interface Results {
+export interface Results extends RtcResults {
   /** The "sent" tick: given only after the store committed. A retry gets the original seq. */
   send: { conv: ConversationId; cmid: string; seq: Seq; ts: number; duplicate: boolean };
   ack: { cursor: Cursor };

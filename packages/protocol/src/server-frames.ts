@@ -3,6 +3,7 @@ import type { ErrorCode } from './errors.ts';
 import type { Cursor, DeviceId, UserId, ConversationId } from './ids.ts';
 import type { Limits } from './limits.ts';
 import type { LogEvent, PresenceState } from './model.ts';
+import type { CallFrame, RtcFrame } from './rtc.ts';
 
 /** First frame of every stream: who you are, where the log stands and where this stream resumes. */
 export interface WelcomeFrame {
@@ -59,4 +60,4 @@ export interface ReconnectFrame {
   retryMs: number;
 }
 
-export type ServerFrame = WelcomeFrame | EventFrame | ResultFrame | ErrorFrame | TypingFrame | PresenceFrame | ReconnectFrame;
+export type ServerFrame = WelcomeFrame | EventFrame | ResultFrame | ErrorFrame | TypingFrame | PresenceFrame | ReconnectFrame | RtcFrame | CallFrame;

@@ -13,6 +13,7 @@ import { AuthService } from './auth/AuthService.ts';
 import { TokenIssuer, type Principal } from './auth/tokens.ts';
 import type { Broker } from './broker/Broker.ts';
 import { MemoryBroker } from './broker/MemoryBroker.ts';
+import { Calls } from './chat/Calls.ts';
 import { Commands } from './chat/Commands.ts';
 import { Conversations } from './chat/Conversations.ts';
 import { Delivery } from './chat/Delivery.ts';
@@ -30,6 +31,9 @@ import { InstrumentedStore } from './metrics/InstrumentedStore.ts';
 import { Metrics } from './metrics/Metrics.ts';
 import { metricsRoute } from './metrics/routes.ts';
 import { resolveOptions, type NodeOptions, type PartialOptions } from './options.ts';
+import { MeetingLinks } from './rtc/MeetingLinks.ts';
+import { RoomManager } from './rtc/RoomManager.ts';
+import { RtcCommands } from './rtc/RtcCommands.ts';
 import { MemoryPresence } from './presence/MemoryPresence.ts';
 import type { Presence } from './presence/Presence.ts';
 import { MemoryRouter } from './routing/MemoryRouter.ts';
@@ -68,6 +72,8 @@ export class ParleyNode {
   readonly commands: Commands;
   readonly hub: Hub;
   readonly messaging: Messaging;
+  /** Meetings (rtc rooms and calls); null when `meetings.enabled` is false. */
+  readonly meetings: { rooms: RoomManager; calls: Calls; commands: RtcCommands } | null = null;
   readonly log: Logger;
   private state: 'starting' | 'ready' | 'draining' | 'stopped' = 'starting';
   private stopWs: (() => void) | null = null;
@@ -104,7 +110,13 @@ export class ParleyNode {
         .then((members) => delivery.typing(members.filter((m) => m !== from), conv, from, on))
         .catch(onError);
     });
-    this.commands = new Commands(store, conversations, this.messaging, presenceService, this.typing);
+    if (options.meetings.enabled) {
+      const rooms = new RoomManager(options.meetings, this.log);
+      const calls = new Calls(store, conversations, this.messaging, delivery, options.meetings, this.log);
+      const links = new MeetingLinks(tokenSecret(options));
+      this.meetings = { rooms, calls, commands: new RtcCommands({ rooms, calls, links, store, conversations }) };
+    }
+    this.commands = new Commands(store, conversations, this.messaging, presenceService, this.typing, this.meetings?.commands);
     this.auth = new AuthService(store, new TokenIssuer(tokenSecret(options), options.accessTtlSeconds), (p) => delivery.revoke(p.user, p.device));
     this.hub = new Hub(id, broker, router, presence, this.log);
     this.sessionDeps = { node: id, store, hub: this.hub, commands: this.commands, presence: presenceService, typing: this.typing, limits: lim, log: this.log };
@@ -196,6 +208,8 @@ export class ParleyNode {
     while (this.hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await this.app.close();
     this.typing.close();
+    this.meetings?.calls.close();
+    this.meetings?.rooms.close();
     await this.hub.stop();
     await Promise.allSettled([this.broker.close(), this.router.close(), this.presence.close()]);
     await this.store.close();

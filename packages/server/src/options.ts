@@ -3,6 +3,7 @@
  * options are merged once, at construction, as { ...defaults, ...given }.
  */
 import { DefaultLimits, type Limits } from '@parley/protocol';
+import { defaultMeetingOptions, resolveMeetingOptions, type MeetingOptions } from './rtc/MeetingOptions.ts';
 
 export interface NodeOptions {
   /** TCP port; 0 picks a free one. Default 8080. */
@@ -24,6 +25,8 @@ export interface NodeOptions {
   /** Milliseconds a draining node waits for in-flight work before it exits. Default 5000. */
   drainTimeoutMs: number;
   limits: Limits;
+  /** Meetings: SFU, ICE, calls (rtc/MeetingOptions.ts has each option and its default). */
+  meetings: MeetingOptions;
 }
 
 export const defaultOptions: Omit<NodeOptions, 'nodeId'> = {
@@ -35,12 +38,13 @@ export const defaultOptions: Omit<NodeOptions, 'nodeId'> = {
   maxBatch: 512,
   drainTimeoutMs: 5000,
   limits: { ...DefaultLimits },
+  meetings: defaultMeetingOptions,
 };
 
-export type PartialOptions = Partial<Omit<NodeOptions, 'limits'>> & { limits?: Partial<Limits> };
+export type PartialOptions = Partial<Omit<NodeOptions, 'limits' | 'meetings'>> & { limits?: Partial<Limits>; meetings?: Partial<MeetingOptions> };
 
 export function resolveOptions(given: PartialOptions, randomNodeId: () => string): NodeOptions {
-  const merged = { ...defaultOptions, ...given, limits: { ...defaultOptions.limits, ...given.limits } };
+  const merged = { ...defaultOptions, ...given, limits: { ...defaultOptions.limits, ...given.limits }, meetings: resolveMeetingOptions(given.meetings) };
   const nodeId = given.nodeId ?? randomNodeId();
   if (!Number.isInteger(merged.port) || merged.port < 0 || merged.port > 65535) throw new RangeError(`port: ${merged.port}`);
   for (const [k, v] of Object.entries(merged.limits)) {

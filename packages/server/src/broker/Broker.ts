@@ -10,7 +10,7 @@
  *
  * Handlers are called synchronously in arrival order; a handler that throws is logged and skipped.
  */
-import type { ConversationId, CursorEvent, DeviceId, UserId } from '@parley/protocol';
+import type { CallFrame, ConversationId, CursorEvent, DeviceId, UserId } from '@parley/protocol';
 
 export type Notice =
   /** Events were appended to `user`'s log: push them to the user's local sessions. */
@@ -20,7 +20,9 @@ export type Notice =
   /** `user` went online or offline (published on that user's presence topic). */
   | { type: 'presence'; user: UserId; online: boolean; lastSeen: number | null }
   /** The device was logged out: close its connections. */
-  | { type: 'revoke'; user: UserId; device: DeviceId };
+  | { type: 'revoke'; user: UserId; device: DeviceId }
+  /** Ephemeral call signal (ringing, accepted, ...) for recipient `user`'s devices. */
+  | { type: 'call'; user: UserId; frame: CallFrame };
 
 export type NoticeHandler = (notice: Notice) => void;
 

@@ -3,7 +3,7 @@
  * Every command checks who may do it here or in the service it calls. Transports call this; it
  * knows nothing about them beyond the SessionLink interface below.
  */
-import { ParleyError, type Command, type CommandType, type ConversationId, type Cursor, type Results, type UserId } from '@parley/protocol';
+import { ParleyError, isRtcCommandType, type Command, type CommandType, type ConversationId, type Cursor, type Results, type RtcCommandType, type UserId } from '@parley/protocol';
 import type { Principal } from '../auth/tokens.ts';
 import type { Store } from '../store/Store.ts';
 import type { Conversations } from './Conversations.ts';
@@ -20,7 +20,12 @@ export interface SessionLink {
   unwatch(users: readonly UserId[]): void;
 }
 
-type Handlers = { [K in CommandType]: (p: Principal, cmd: Extract<Command, { t: K }>, links: readonly SessionLink[]) => Promise<Results[K]> };
+type Handlers = { [K in Exclude<CommandType, RtcCommandType>]: (p: Principal, cmd: Extract<Command, { t: K }>, links: readonly SessionLink[]) => Promise<Results[K]> };
+
+/** Meetings (`rtc.*`, `call.*`) live in rtc/; injected by the node, absent when meetings are off. */
+export interface MeetingCommands {
+  execute(p: Principal, cmd: Extract<Command, { t: RtcCommandType }>, links: readonly SessionLink[]): Promise<unknown>;
+}
 
 export class Commands {
   private readonly handlers: Handlers;
@@ -31,6 +36,7 @@ export class Commands {
     messaging: Messaging,
     presence: PresenceService,
     typing: Typing,
+    private readonly meetings?: MeetingCommands,
   ) {
     const resolveAll = (refs: readonly string[]) => Promise.all(refs.map((r) => conversations.resolveUser(r)));
     this.handlers = {
@@ -97,6 +103,10 @@ export class Commands {
   }
 
   execute(p: Principal, cmd: Command, links: readonly SessionLink[]): Promise<unknown> {
+    if (isRtcCommandType(cmd.t)) {
+      if (!this.meetings) return Promise.reject(new ParleyError('NOT_FOUND', 'meetings are not enabled on this server'));
+      return this.meetings.execute(p, cmd as Extract<Command, { t: RtcCommandType }>, links);
+    }
     const handler = this.handlers[cmd.t] as (p: Principal, c: Command, l: readonly SessionLink[]) => Promise<unknown>;
     return handler(p, cmd, links);
   }

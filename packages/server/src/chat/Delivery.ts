@@ -3,7 +3,7 @@
  * events just appended to the recipient's log. At-most-once like the broker under it; a notice that
  * is lost is recovered by the recipient session's cursor gap check or by the next resume.
  */
-import type { ConversationId, DeviceId, UserId } from '@parley/protocol';
+import type { CallFrame, ConversationId, DeviceId, UserId } from '@parley/protocol';
 import { Topics, type Broker, type Notice } from '../broker/Broker.ts';
 import type { Router } from '../routing/Router.ts';
 import type { Appended } from '../store/Store.ts';
@@ -40,6 +40,14 @@ export class Delivery {
   async typing(recipients: readonly UserId[], conv: ConversationId, from: UserId, on: boolean): Promise<void> {
     try {
       await this.toUsers(recipients, (user) => ({ type: 'typing', user, conv, from, on }));
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  async call(recipients: readonly UserId[], frame: CallFrame): Promise<void> {
+    try {
+      await this.toUsers(recipients, (user) => ({ type: 'call', user, frame }));
     } catch (err) {
       this.onError(err);
     }

@@ -17,6 +17,14 @@ import { TokenBucket } from '../util/TokenBucket.ts';
 import type { Hub, HubSession } from './Hub.ts';
 import type { Transport } from './Transport.ts';
 
+/**
+ * A session that has heard no live notice for about this long asks the store for its log head. The
+ * broker is at-most-once: a notice lost while Redis blinks (or while routes are missing after Redis
+ * lost its keys) is noticed by the cursor-gap check only when a later notice arrives, so without
+ * this a quiet device would keep a gap until its next event. Busy sessions never pay for it.
+ */
+export const IDLE_CHECK_MS = 10_000;
+
 export interface SessionDeps {
   node: string;
   store: Store;
@@ -38,6 +46,8 @@ export class Session implements HubSession, SessionLink {
   private pumping = true;
   private closed = false;
   private online = false;
+  private lastHeard = Date.now();
+  private idleTimer: NodeJS.Timeout | null = null;
   private readonly bucket: TokenBucket;
   private readonly log: Logger;
 
@@ -78,6 +88,30 @@ export class Session implements HubSession, SessionLink {
     }
     this.pumping = false;
     void this.pump();
+    this.scheduleIdleCheck();
+  }
+
+  private scheduleIdleCheck(): void {
+    if (this.closed) return;
+    // Jittered, so the sessions of a node do not all ask at once.
+    this.idleTimer = setTimeout(() => void this.idleCheck(), IDLE_CHECK_MS * (0.75 + Math.random() * 0.5));
+    this.idleTimer.unref();
+  }
+
+  private async idleCheck(): Promise<void> {
+    try {
+      if (!this.closed && !this.pumping && Date.now() - this.lastHeard >= IDLE_CHECK_MS * 0.75) {
+        const head = await this.deps.store.head(this.user);
+        this.lastHeard = Date.now();
+        if (head > this.target) {
+          this.target = head;
+          void this.pump();
+        }
+      }
+    } catch (err) {
+      this.log.debug({ err }, 'idle cursor check failed; next time');
+    }
+    this.scheduleIdleCheck();
   }
 
   // --- SessionLink ---
@@ -104,6 +138,9 @@ export class Session implements HubSession, SessionLink {
       case 'presence':
         this.write({ t: 'presence', user: notice.user, online: notice.online, lastSeen: notice.lastSeen });
         break;
+      case 'call':
+        this.write(notice.frame);
+        break;
       case 'revoke':
         this.close(CloseCodes.UNAUTHORIZED, 'device logged out');
         break;
@@ -112,6 +149,7 @@ export class Session implements HubSession, SessionLink {
 
   /** Live events from the broker: written at once if they continue the stream, else fetched. */
   offer(events: readonly CursorEvent[]): void {
+    this.lastHeard = Date.now();
     const last = events[events.length - 1];
     if (!last || last.c <= this.sent) return;
     this.target = Math.max(this.target, last.c);
@@ -193,6 +231,7 @@ export class Session implements HubSession, SessionLink {
   private async closed_(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     const d = this.deps;
     try {
       const last = await d.hub.remove(this);

@@ -1,0 +1,107 @@
+/**
+ * One werift RTCPeerConnection with what both the Publisher and the Subscriber need around it:
+ * the ledger entry, trickle ICE both ways, and liveness: `failed` fires when the connection fails,
+ * or stays disconnected longer than `disconnectGraceMs`, or never connects within that time after
+ * the first description was applied.
+ */
+import { ParleyError, type IceCandidateInfo } from '@parley/protocol';
+import { RTCPeerConnection } from 'werift';
+import type { Release } from './Ledger.ts';
+import { peerConfig } from './MeetingOptions.ts';
+import type { RtcContext } from './RoomTypes.ts';
+
+export class Peer {
+  readonly pc: RTCPeerConnection;
+  private readonly release: Release;
+  private readonly subs: { unSubscribe(): void }[] = [];
+  private cancelGrace: (() => void) | null = null;
+  private everConnected = false;
+  private _closed = false;
+
+  constructor(
+    private readonly ctx: RtcContext,
+    onIce: (c: IceCandidateInfo | null) => void,
+    private readonly onFailed: (reason: string) => void,
+    private readonly onConnected: () => void = () => {},
+  ) {
+    this.pc = new RTCPeerConnection(peerConfig(ctx.options));
+    this.release = ctx.ledger.open('pc');
+    this.subs.push(
+      this.pc.onIceCandidate.subscribe((c) => {
+        if (this._closed) return;
+        if (!c) return onIce(null);
+        const j = c.toJSON();
+        onIce({ candidate: j.candidate, sdpMid: j.sdpMid ?? null, sdpMLineIndex: j.sdpMLineIndex ?? null });
+      }),
+      this.pc.connectionStateChange.subscribe((state) => this.stateChanged(state)),
+    );
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  get connected(): boolean {
+    return this.pc.connectionState === 'connected';
+  }
+
+  private stateChanged(state: string): void {
+    if (this._closed) return;
+    if (state === 'connected') {
+      this.everConnected = true;
+      this.clearGrace();
+      this.onConnected();
+    } else if (state === 'failed') {
+      this.onFailed('peer connection failed');
+    } else if (state === 'disconnected') {
+      this.startGrace('peer connection lost');
+    }
+  }
+
+  /** Called once a description is applied: the pc must connect within the grace period. */
+  expectConnection(): void {
+    if (!this.everConnected && !this.cancelGrace) this.startGrace('peer connection never connected');
+  }
+
+  private startGrace(reason: string): void {
+    this.clearGrace();
+    this.cancelGrace = this.ctx.ledger.timeout(() => {
+      this.cancelGrace = null;
+      if (!this._closed && !this.connected) this.onFailed(reason);
+    }, this.ctx.options.disconnectGraceMs);
+  }
+
+  private clearGrace(): void {
+    this.cancelGrace?.();
+    this.cancelGrace = null;
+  }
+
+  async addIce(c: IceCandidateInfo | null): Promise<void> {
+    if (this._closed) return;
+    if (c === null || c.candidate === '') return; // end of candidates: werift needs no marker
+    try {
+      await this.pc.addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: c.sdpMLineIndex ?? undefined });
+    } catch (err) {
+      throw new ParleyError('INVALID', `bad ICE candidate: ${String((err as Error)?.message ?? err).slice(0, 120)}`);
+    }
+  }
+
+  close(): void {
+    if (this._closed) return;
+    this._closed = true;
+    this.clearGrace();
+    for (const s of this.subs.splice(0)) s.unSubscribe();
+    this.release();
+    void this.pc.close().catch((err: unknown) => this.ctx.log.debug({ err }, 'peer connection close failed'));
+  }
+}
+
+/** Rejects what is plainly not an SDP before werift sees it; werift's own errors become INVALID too. */
+export function checkSdp(sdp: string): void {
+  if (!/^v=0\r?\n/.test(sdp) || !/\r?\nm=(audio|video|application) /.test(sdp)) throw new ParleyError('INVALID', 'not an SDP with media sections');
+}
+
+export function sdpError(err: unknown): ParleyError {
+  if (err instanceof ParleyError) return err;
+  return new ParleyError('INVALID', `SDP rejected: ${String((err as Error)?.message ?? err).slice(0, 160)}`);
+}
