@@ -38,5 +38,10 @@ export interface Broker {
   publish(topic: string, notice: Notice): Promise<void>;
   /** Resolves once the subscription is active; the returned function removes this handler. */
   subscribe(topic: string, handler: NoticeHandler): Promise<() => Promise<void>>;
+  /**
+   * `handler` runs each time the broker's link was re-established after a loss (not on the first
+   * connect). Notices published in between may be lost: the caller resynchronises from the store.
+   */
+  onReconnect(handler: () => void): void;
   close(): Promise<void>;
 }

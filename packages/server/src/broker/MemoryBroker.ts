@@ -29,6 +29,9 @@ export class MemoryBroker implements Broker {
     };
   }
 
+  /** An in-process broker never loses its link. */
+  onReconnect(): void {}
+
   async close(): Promise<void> {
     this.topics.clear();
   }

@@ -51,6 +51,7 @@ interface Channel {
 export class RedisBroker implements Broker {
   private readonly pub: Redis;
   private readonly sub: Redis;
+  private readonly reconnectHandlers: (() => void)[] = [];
   private readonly prefix: string;
   private readonly publishTimeoutMs: number;
   private readonly onError: (err: unknown, context: string) => void;
@@ -78,6 +79,12 @@ export class RedisBroker implements Broker {
     this.sub.on('error', (err: unknown) => this.onError(err, 'redis subscriber connection'));
     this.pub.on('ready', () => this.wakeWaiters());
     this.sub.on('message', (channel: string, message: string) => this.dispatch(channel, message));
+    // The first 'ready' is the initial connect; every later one follows a loss of the link.
+    let connectedOnce = false;
+    this.sub.on('ready', () => {
+      if (connectedOnce) for (const h of this.reconnectHandlers) this.safely(h);
+      connectedOnce = true;
+    });
   }
 
   async publish(topic: string, notice: Notice): Promise<void> {
@@ -113,6 +120,18 @@ export class RedisBroker implements Broker {
       removed = true;
       await this.remove(name, owner, registration);
     };
+  }
+
+  onReconnect(handler: () => void): void {
+    this.reconnectHandlers.push(handler);
+  }
+
+  private safely(handler: () => void): void {
+    try {
+      handler();
+    } catch (err) {
+      this.onError(err, 'reconnect handler');
+    }
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,10 @@ export class InstrumentedBroker implements Broker {
     });
   }
 
+  onReconnect(handler: () => void): void {
+    this.inner.onReconnect(handler);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -16,7 +16,17 @@ export interface HubSession {
   readonly device: DeviceId;
   notify(notice: Notice): void;
   close(code: number, reason: string): void;
+  /** Sessions that stream a log: when they last heard a notice, and how to check the store. */
+  lastHeard?: number;
+  resync?(): Promise<void>;
 }
+
+/**
+ * A session quiet for this long checks its cursor against the store (a safety net for notices the
+ * at-most-once broker lost without noticing). After a broker reconnect every session checks at once.
+ */
+export const IDLE_CHECK_MS = 30_000;
+const SWEEP_MS = 5_000;
 
 export class Hub {
   private readonly byUser = new Map<UserId, Set<HubSession>>();
@@ -24,6 +34,7 @@ export class Hub {
   private readonly presenceSubs = new Map<UserId, Promise<() => Promise<void>>>();
   private unsubscribeNode: (() => Promise<void>) | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly node: string,
@@ -38,6 +49,20 @@ export class Hub {
     this.unsubscribeNode = await this.broker.subscribe(Topics.node(this.node), (n) => this.dispatch(n));
     this.heartbeat = setInterval(() => void this.beat(), this.heartbeatMs);
     this.heartbeat.unref();
+    this.sweeper = setInterval(() => this.sweep(Date.now() - IDLE_CHECK_MS), SWEEP_MS);
+    this.sweeper.unref();
+    // Routes and presence entries may have expired and notices were lost: restore and resync.
+    this.broker.onReconnect(() => {
+      void this.beat();
+      this.sweep(Number.POSITIVE_INFINITY);
+    });
+  }
+
+  /** Resync every streaming session that has been quiet since before `quietSince`. */
+  private sweep(quietSince: number): void {
+    for (const set of this.byUser.values()) {
+      for (const s of set) if (s.resync && (s.lastHeard ?? 0) < quietSince) void s.resync();
+    }
   }
 
   private async beat(): Promise<void> {
@@ -120,6 +145,7 @@ export class Hub {
 
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.sweeper) clearInterval(this.sweeper);
     await this.unsubscribeNode?.();
     for (const sub of this.presenceSubs.values()) await (await sub)();
     this.presenceSubs.clear();

@@ -17,14 +17,6 @@ import { TokenBucket } from '../util/TokenBucket.ts';
 import type { Hub, HubSession } from './Hub.ts';
 import type { Transport } from './Transport.ts';
 
-/**
- * A session that has heard no live notice for about this long asks the store for its log head. The
- * broker is at-most-once: a notice lost while Redis blinks (or while routes are missing after Redis
- * lost its keys) is noticed by the cursor-gap check only when a later notice arrives, so without
- * this a quiet device would keep a gap until its next event. Busy sessions never pay for it.
- */
-export const IDLE_CHECK_MS = 10_000;
-
 export interface SessionDeps {
   node: string;
   store: Store;
@@ -46,8 +38,8 @@ export class Session implements HubSession, SessionLink {
   private pumping = true;
   private closed = false;
   private online = false;
-  private lastHeard = Date.now();
-  private idleTimer: NodeJS.Timeout | null = null;
+  /** When this session last heard a live notice (or checked the store); see Hub's idle sweep. */
+  lastHeard = Date.now();
   private readonly bucket: TokenBucket;
   private readonly log: Logger;
 
@@ -88,30 +80,24 @@ export class Session implements HubSession, SessionLink {
     }
     this.pumping = false;
     void this.pump();
-    this.scheduleIdleCheck();
   }
 
-  private scheduleIdleCheck(): void {
-    if (this.closed) return;
-    // Jittered, so the sessions of a node do not all ask at once.
-    this.idleTimer = setTimeout(() => void this.idleCheck(), IDLE_CHECK_MS * (0.75 + Math.random() * 0.5));
-    this.idleTimer.unref();
-  }
-
-  private async idleCheck(): Promise<void> {
+  /**
+   * Ask the store where the log stands and fill any gap. The broker is at-most-once: a notice lost
+   * while it blinked is otherwise noticed only when a later notice arrives.
+   */
+  async resync(): Promise<void> {
+    if (this.closed || this.pumping) return;
+    this.lastHeard = Date.now();
     try {
-      if (!this.closed && !this.pumping && Date.now() - this.lastHeard >= IDLE_CHECK_MS * 0.75) {
-        const head = await this.deps.store.head(this.user);
-        this.lastHeard = Date.now();
-        if (head > this.target) {
-          this.target = head;
-          void this.pump();
-        }
+      const head = await this.deps.store.head(this.user);
+      if (head > this.target) {
+        this.target = head;
+        void this.pump();
       }
     } catch (err) {
-      this.log.debug({ err }, 'idle cursor check failed; next time');
+      this.log.debug({ err }, 'cursor check failed; the next sweep retries');
     }
-    this.scheduleIdleCheck();
   }
 
   // --- SessionLink ---
@@ -231,7 +217,6 @@ export class Session implements HubSession, SessionLink {
   private async closed_(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
     const d = this.deps;
     try {
       const last = await d.hub.remove(this);

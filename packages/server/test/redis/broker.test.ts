@@ -221,8 +221,11 @@ describe('RedisBroker', { skip }, () => {
     const topicA = Topics.node('a');
     const topicP = Topics.presence(user('carol'));
     const got: Notice[] = [];
+    let reconnects = 0;
+    a.onReconnect(() => (reconnects += 1));
     await a.subscribe(topicA, (n) => got.push(n));
     await a.subscribe(topicP, (n) => got.push(n));
+    assert.equal(reconnects, 0, 'the first connect is not a reconnect');
 
     const subId = async (): Promise<string | undefined> => {
       const list = (await admin.client('LIST')) as string;
@@ -244,6 +247,7 @@ describe('RedisBroker', { skip }, () => {
     );
     const after = await subId();
     assert.ok(after && after !== before, 'a new subscriber connection');
+    assert.equal(reconnects, 1, 'reconnect handlers ran once, so sessions can resync');
     assert.equal(await numsub(topicA), 1);
     assert.equal(await numsub(topicP), 1);
 
