@@ -25,7 +25,7 @@ export interface HubSession {
  * A session quiet for this long checks its cursor against the store (a safety net for notices the
  * at-most-once broker lost without noticing). After a broker reconnect every session checks at once.
  */
-export const IDLE_CHECK_MS = 30_000;
+export const IDLE_CHECK_MS = 60_000;
 const SWEEP_MS = 5_000;
 
 export class Hub {

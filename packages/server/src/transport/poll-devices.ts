@@ -67,7 +67,9 @@ export class PollDevice implements HubSession, SessionLink {
       user: this.user,
       device: this.device,
       notify: (n) => this.fromBridge(n),
-      close: (code, reason) => this.close(code, reason),
+      // A held poll's Session is a hub member of its own, closed (and told why) by whoever closes
+      // sessions; closing it from here first would cut the drain's `reconnect` frame off.
+      close: () => {},
     };
   }
 
@@ -152,7 +154,7 @@ export class PollDevice implements HubSession, SessionLink {
   /** Notices for the user (the bridge is in the hub's user list). */
   private fromBridge(notice: Notice): void {
     if (notice.type === 'revoke') {
-      this.close(4001, 'device logged out');
+      // The held polls' Sessions close themselves on the same notice.
       this.registry.forget(this);
       return;
     }
@@ -170,9 +172,8 @@ export class PollDevice implements HubSession, SessionLink {
     if (open.length === 0 && this.online) this.keep(`p:${notice.user}`, notice);
   }
 
-  close(code: number, reason: string): void {
-    for (const s of this.held.values()) s?.close(code, reason);
-  }
+  /** Nothing to close: the watcher entry ends with `PollDevices.forget`. */
+  close(): void {}
 
   // --- SessionLink: what `POST /v1/cmd` does to this device's stream ---
 

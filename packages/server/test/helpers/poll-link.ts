@@ -7,7 +7,8 @@
  */
 import type { ServerFrame } from '@parley/protocol';
 import type { Connector, Link } from './clients.ts';
-import { LinkBase } from './sse-link.ts';
+import type http from 'node:http';
+import { LinkBase, httpRequest, readBody } from './sse-link.ts';
 
 export interface PollAnswer {
   frames: ServerFrame[];
@@ -18,13 +19,13 @@ export interface PollAnswer {
 export async function poll(
   url: string,
   token: string,
-  opts: { cursor?: number; wait?: number; signal?: AbortSignal } = {},
+  opts: { cursor?: number; wait?: number; signal?: AbortSignal; agent?: http.Agent } = {},
 ): Promise<{ status: number; body: PollAnswer & Partial<{ t: string; code: string }> }> {
   const q = new URLSearchParams({ token });
   if (opts.cursor !== undefined) q.set('cursor', String(opts.cursor));
   if (opts.wait !== undefined) q.set('wait', String(opts.wait));
-  const res = await fetch(`${url}/v1/poll?${q}`, { signal: opts.signal });
-  return { status: res.status, body: (await res.json()) as PollAnswer & Partial<{ t: string; code: string }> };
+  const res = await httpRequest(`${url}/v1/poll?${q}`, { signal: opts.signal, agent: opts.agent });
+  return { status: res.statusCode ?? 0, body: JSON.parse(await readBody(res)) as PollAnswer & Partial<{ t: string; code: string }> };
 }
 
 class PollLink extends LinkBase implements Link {
@@ -40,7 +41,7 @@ class PollLink extends LinkBase implements Link {
   async once(wait?: number): Promise<boolean> {
     let answer: Awaited<ReturnType<typeof poll>>;
     try {
-      answer = await poll(this.url, this.token, { cursor: this.cursor, wait, signal: this.ac.signal });
+      answer = await poll(this.url, this.token, { cursor: this.cursor, wait, signal: this.ac.signal, agent: this.agent });
     } catch {
       this.ended(1006, 'poll failed');
       return false;

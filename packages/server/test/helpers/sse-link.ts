@@ -3,6 +3,7 @@
  * here (as EventSource would), with commands sent by POST /v1/cmd. Also the pieces other tests use
  * to misbehave or reconnect by hand: `SseParser`, `openSse`, `postCommand`.
  */
+import http from 'node:http';
 import type { Command, ServerFrame } from '@parley/protocol';
 import type { Connector, Link } from './clients.ts';
 
@@ -69,10 +70,39 @@ export interface SseStream {
   abort(): void;
 }
 
+/**
+ * One HTTP request with `node:http`. The links use an Agent each and destroy it on close, so that
+ * every socket they opened closes at once (the server sees the client leave, and a server stopping
+ * after the test is not kept waiting by a connection the client opened but never used).
+ */
+export function httpRequest(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal; agent?: http.Agent },
+): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent, signal: opts.signal }, resolve);
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+export async function readBody(res: http.IncomingMessage): Promise<string> {
+  res.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of res) text += chunk as string;
+  return text;
+}
+
+function toHeaders(res: http.IncomingMessage): Headers {
+  const h = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+  return h;
+}
+
 /** Opens GET /v1/sse and feeds its body to a parser. Resolves once the response head arrived. */
 export async function openSse(
   url: string,
-  opts: { token?: string; bearer?: string; cursor?: number; lastEventId?: string },
+  opts: { token?: string; bearer?: string; cursor?: number; lastEventId?: string; agent?: http.Agent },
   onEvent: (e: SseEvent) => void,
 ): Promise<SseStream> {
   const q = new URLSearchParams();
@@ -82,34 +112,29 @@ export async function openSse(
   if (opts.bearer) headers['authorization'] = `Bearer ${opts.bearer}`;
   if (opts.lastEventId !== undefined) headers['last-event-id'] = opts.lastEventId;
   const ac = new AbortController();
-  const res = await fetch(`${url}/v1/sse?${q}`, { headers, signal: ac.signal });
+  const res = await httpRequest(`${url}/v1/sse?${q}`, { headers, signal: ac.signal, agent: opts.agent });
   const parser = new SseParser(onEvent);
   const done = (async () => {
-    if (!res.body) return;
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
+    res.setEncoding('utf8');
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        parser.push(decoder.decode(value, { stream: true }));
-      }
+      for await (const chunk of res) parser.push(chunk as string);
     } catch {
       // aborted or reset: the stream is over either way
     }
   })();
-  return { status: res.status, headers: res.headers, parser, done, abort: () => ac.abort() };
+  return { status: res.statusCode ?? 0, headers: toHeaders(res), parser, done, abort: () => ac.abort() };
 }
 
 /** One command (or raw text) over POST /v1/cmd; the answer frame(s), whatever the status. */
-export async function postCommand(url: string, token: string, cmd: Command | string, signal?: AbortSignal): Promise<ServerFrame[]> {
-  const res = await fetch(`${url}/v1/cmd`, {
+export async function postCommand(url: string, token: string, cmd: Command | string, signal?: AbortSignal, agent?: http.Agent): Promise<ServerFrame[]> {
+  const res = await httpRequest(`${url}/v1/cmd`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: typeof cmd === 'string' ? cmd : JSON.stringify(cmd),
     signal,
+    agent,
   });
-  const text = await res.text();
+  const text = await readBody(res);
   if (!text) return [];
   const body = JSON.parse(text) as ServerFrame | ServerFrame[];
   return Array.isArray(body) ? body : [body];
@@ -122,6 +147,7 @@ export class LinkBase {
   private pending: ServerFrame[] = [];
   protected closed = false;
   protected readonly ac = new AbortController();
+  protected readonly agent = new http.Agent({ keepAlive: true });
 
   constructor(
     readonly kind: string,
@@ -138,12 +164,13 @@ export class LinkBase {
     if (this.closed) return;
     this.closed = true;
     this.ac.abort();
+    this.agent.destroy();
     for (const h of this.closeHandlers) h(code, reason);
   }
 
   send(cmd: Command | string): void {
     if (this.closed) return;
-    postCommand(this.url, this.token, cmd, this.ac.signal).then(
+    postCommand(this.url, this.token, cmd, this.ac.signal, this.agent).then(
       (frames) => frames.forEach((f) => this.emit(f)),
       () => {},
     );
@@ -167,7 +194,7 @@ class SseLink extends LinkBase implements Link {
   closeEvent: { code: number; reason: string } | null = null;
 
   async start(cursor?: number): Promise<void> {
-    const stream = await openSse(this.url, { token: this.token, cursor }, (e) => {
+    const stream = await openSse(this.url, { token: this.token, cursor, agent: this.agent }, (e) => {
       if (e.event === 'close') this.closeEvent = JSON.parse(e.data) as { code: number; reason: string };
       else if (e.event === 'message') this.emit(JSON.parse(e.data) as ServerFrame);
     });
