@@ -32,8 +32,23 @@ class WsTransport implements Transport {
     this.closeHandlers = [];
   }
 
+  private corked = false;
+
+  /**
+   * Frames written in one turn of the event loop (a batch's fan-out, a catch-up page) leave in one
+   * writev: the socket is corked on the first write and uncorked on the next tick.
+   */
   write(frame: ServerFrame): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (socket && !this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
     this.ws.send(JSON.stringify(frame));
   }
 
