@@ -16,6 +16,9 @@ export interface MessagingOptions {
   syncPageSize: number;
 }
 
+/** The store said it is unavailable: queued writes fail at once rather than one timeout each. */
+const storeDown = (err: unknown) => err instanceof ParleyError && err.code === 'UNAVAILABLE';
+
 export class Messaging {
   private readonly sends: Batcher<NewMessage, AppendOutcome>;
   private readonly acks: Batcher<AckRequest, undefined>;
@@ -34,6 +37,7 @@ export class Messaging {
       },
       opts.maxBatch,
       opts.batchDelayMs,
+      storeDown,
     );
     this.acks = new Batcher(
       async (batch) => {
@@ -43,6 +47,7 @@ export class Messaging {
       },
       opts.maxBatch,
       opts.batchDelayMs,
+      storeDown,
     );
     this.reads = new Batcher(
       async (batch) => {
@@ -52,6 +57,7 @@ export class Messaging {
       },
       opts.maxBatch,
       opts.batchDelayMs,
+      storeDown,
     );
   }
 

@@ -21,6 +21,8 @@ export function createApp(opts: AppOptions): FastifyInstance {
     bodyLimit: opts.bodyLimit,
     // Keep-alive long enough for long polls that hold ~25 s.
     keepAliveTimeout: 65_000,
+    // On close, end every connection (held polls, idle keep-alives), not only idle ones: a drain must finish.
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false } },
   });
 

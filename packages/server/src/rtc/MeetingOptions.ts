@@ -85,6 +85,13 @@ export function peerConfig(o: MeetingOptions): RTCPeerConnectionConfig {
       ? {
           iceFilterCandidatePair: (pair: { localCandidate: CandidateEnd; remoteCandidate: CandidateEnd }) =>
             filter({ host: pair.localCandidate.host, port: pair.localCandidate.port, type: pair.localCandidate.type }, { host: pair.remoteCandidate.host, port: pair.remoteCandidate.port, type: pair.remoteCandidate.type }),
+          // werift applies the pair filter only to the pairs it forms itself; a check that arrives
+          // from the peer makes a pair (and gets a response) regardless, and a controlling browser
+          // would nominate it. Unanswered, such a check fails on the browser's side too.
+          iceFilterStunResponse: (_msg: unknown, addr: readonly [string, number], protocol: { localCandidate?: CandidateEnd | undefined }) => {
+            const local = protocol.localCandidate;
+            return !local || filter({ host: local.host, port: local.port, type: local.type }, { host: addr[0], port: addr[1], type: 'prflx' });
+          },
         }
       : {}),
   };

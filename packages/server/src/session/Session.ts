@@ -61,9 +61,18 @@ export class Session implements HubSession, SessionLink {
    */
   async open(from: Cursor | null): Promise<void> {
     const d = this.deps;
-    await d.hub.add(this);
-    const [head, device] = await Promise.all([d.store.head(this.user), d.store.device(this.device)]);
+    if (this.closed) return;
+    const device = await d.store.device(this.device);
     let start = from ?? device?.acked ?? 0;
+    // From here acks are clamped to what the client says it already has, not to 0.
+    this.sent = start;
+    await d.hub.add(this);
+    // Closed while registering: cleanup ran before the hub knew us, so undo it here.
+    if (this.closed) {
+      await d.hub.remove(this);
+      return;
+    }
+    const head = await d.store.head(this.user);
     if (start > head) {
       this.write({ t: 'err', id: null, code: 'BAD_CURSOR', msg: `cursor ${start} is ahead of the log head ${head}; resuming from your last ack` });
       start = Math.min(device?.acked ?? 0, head);

@@ -149,6 +149,8 @@ export class PollTransport implements Transport {
     this.state = state;
     if (this.timer) clearTimeout(this.timer);
     this.parts = [];
+    // An aborted poll's hijacked response is never answered: free its socket now.
+    if (state === 'aborted' && !this.res.writableEnded) this.res.destroy();
     for (const h of this.handlers.splice(0)) h();
   }
 }

@@ -2,7 +2,9 @@
  * Group commit: items submitted in the same turn of the event loop (or within `delayMs`) are handed
  * to `flush` together, at most `max` at a time, and never two flushes at once. Each submitter's
  * promise settles with its own result. If `flush` rejects, every item of that batch rejects with the
- * same error: nothing was committed for any of them (the store's contract).
+ * same error: nothing was committed for any of them (the store's contract). When the error says the
+ * backing service is down (`failFast`), everything queued behind that batch fails at once too, so
+ * callers learn it now and retry, instead of each waiting out its own connection timeout.
  */
 export class Batcher<T, R> {
   private queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
@@ -14,6 +16,7 @@ export class Batcher<T, R> {
     private readonly flush: (items: T[]) => Promise<R[]>,
     private readonly max: number,
     private readonly delayMs = 0,
+    private readonly failFast: (err: unknown) => boolean = () => false,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -49,6 +52,7 @@ export class Batcher<T, R> {
         batch.forEach((b, i) => b.resolve(results[i] as R));
       } catch (err) {
         for (const b of batch) b.reject(err);
+        if (this.failFast(err)) for (const b of this.queue.splice(0)) b.reject(err);
       }
     }
     this.running = false;

@@ -1,0 +1,5 @@
+import { flappingSuite } from './flapping.ts';
+import { missingEndpoint } from './helpers.ts';
+
+// Skips only while the server lacks the endpoint, and never on CI. 500 messages each way (see flapping.ts).
+flappingSuite('longpoll', await missingEndpoint('/v1/poll'), 500);

@@ -1,0 +1,3 @@
+import { flappingSuite } from './flapping.ts';
+
+flappingSuite('auto');

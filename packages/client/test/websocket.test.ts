@@ -1,0 +1,3 @@
+import { transportSuite } from './scenarios.ts';
+
+transportSuite('websocket', false);
