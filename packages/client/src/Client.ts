@@ -352,8 +352,12 @@ export class Client {
   async addMembers(conv: ConversationId | string, users: readonly (UserId | string)[]): Promise<Conversation> {
     return this.seen((await this.request({ t: 'conv.add', conv, users: [...users] })).conversation);
   }
-  async removeMember(conv: ConversationId | string, user: UserId | string): Promise<Conversation> {
-    return (await this.request({ t: 'conv.remove', conv, user })).conversation;
+  /** The conversation after the removal; null when you removed yourself (that is leaving). */
+  async removeMember(conv: ConversationId | string, user: UserId | string): Promise<Conversation | null> {
+    const { conversation } = await this.request({ t: 'conv.remove', conv, user });
+    if (conversation) return this.seen(conversation);
+    this.watermarks.forget(conv as ConversationId);
+    return null;
   }
   async leave(conv: ConversationId | string): Promise<void> {
     await this.request({ t: 'conv.leave', conv });

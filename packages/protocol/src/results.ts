@@ -18,7 +18,8 @@ export interface Results extends RtcResults {
   'conv.direct': { conversation: Conversation };
   'conv.group': { conversation: Conversation };
   'conv.add': { conversation: Conversation };
-  'conv.remove': { conversation: Conversation };
+  /** null when the caller removed itself (the same as conv.leave). */
+  'conv.remove': { conversation: Conversation | null };
   'conv.leave': { conv: ConversationId };
   'conv.admin': { conversation: Conversation };
   'conv.rename': { conversation: Conversation };

@@ -65,7 +65,9 @@ export class Commands {
         return { states: await presence.states(users) };
       },
       'presence.unsub': async (_p, c, links) => {
-        for (const l of links) l.unwatch(c.users as UserId[]);
+        // Handles are accepted as in presence.sub; unknown users are simply not watched.
+        const users = await Promise.all(c.users.map((r) => conversations.resolveUser(r).catch(() => r as UserId)));
+        for (const l of links) l.unwatch(users);
         return {};
       },
       history: async (p, c) => {
@@ -79,8 +81,8 @@ export class Commands {
       'conv.group': async (p, c) => ({ conversation: await conversations.group(p, c.name, c.members) }),
       'conv.add': async (p, c) => ({ conversation: await conversations.add(p, c.conv as ConversationId, c.users) }),
       'conv.remove': async (p, c) => {
-        const conversation = await conversations.remove(p, c.conv as ConversationId, c.user);
-        return { conversation: conversation as never };
+        // Removing yourself is leaving: there is no conversation left to show you.
+        return { conversation: await conversations.remove(p, c.conv as ConversationId, c.user) };
       },
       'conv.leave': async (p, c) => {
         await conversations.leave(p, c.conv as ConversationId);
