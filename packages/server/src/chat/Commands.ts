@@ -7,6 +7,7 @@ import { ParleyError, isRtcCommandType, type Command, type CommandType, type Con
 import type { Principal } from '../auth/tokens.ts';
 import type { Store } from '../store/Store.ts';
 import type { Conversations } from './Conversations.ts';
+import { SendOrder } from './SendOrder.ts';
 import type { Messaging } from './Messaging.ts';
 import type { PresenceService } from './PresenceService.ts';
 import type { Typing } from './Typing.ts';
@@ -38,9 +39,18 @@ export class Commands {
     typing: Typing,
     private readonly meetings?: MeetingCommands,
   ) {
+    const sendOrder = new SendOrder();
     const resolveAll = (refs: readonly string[]) => Promise.all(refs.map((r) => conversations.resolveUser(r)));
     this.handlers = {
-      send: (p, c) => messaging.send(p, c.conv as ConversationId, c.cmid, c.body, c.kind),
+      send: async (p, c) => {
+        sendOrder.admit(p.device, c.cmid);
+        try {
+          return await messaging.send(p, c.conv as ConversationId, c.cmid, c.body, c.kind);
+        } catch (err) {
+          if (err instanceof ParleyError && err.temporary) sendOrder.failed(p.device, c.cmid);
+          throw err;
+        }
+      },
       ack: async (p, c, links) => {
         // Without a live stream (plain HTTP) the store clamps to the head of the log.
         const limit = links.length > 0 ? Math.max(...links.map((l) => l.sentCursor())) : c.cursor;

@@ -50,7 +50,7 @@ export class TestClient {
   }
 
   /** Resolves with the first frame (already received or future) matching `pred`. */
-  waitFor<T extends ServerFrame = ServerFrame>(pred: (f: ServerFrame) => boolean, timeoutMs = 5000, what = 'frame'): Promise<T> {
+  waitFor<T extends ServerFrame = ServerFrame>(pred: (f: ServerFrame) => boolean, timeoutMs = 15_000, what = 'frame'): Promise<T> {
     const found = this.frames.find(pred);
     if (found) return Promise.resolve(found as T);
     return new Promise((resolve, reject) => {
@@ -69,7 +69,7 @@ export class TestClient {
   async request<T = unknown>(cmd: CommandInput): Promise<T> {
     const id = `r${nextId++}`;
     this.link.send({ ...cmd, id } as Command);
-    const f = await this.waitFor((x) => (x.t === 'res' || x.t === 'err') && x.id === id, 5000, `answer to ${cmd.t}`);
+    const f = await this.waitFor((x) => (x.t === 'res' || x.t === 'err') && x.id === id, 15_000, `answer to ${cmd.t}`);
     if (f.t === 'err') throw Object.assign(new Error(`${f.code}: ${f.msg}`), { code: f.code });
     return (f as { data: T }).data;
   }
@@ -77,11 +77,11 @@ export class TestClient {
   /** The answer frame of a command, error or not. */
   async answer(cmd: Command | string, id: string | number | null): Promise<ServerFrame> {
     this.link.send(cmd);
-    return this.waitFor((x) => (x.t === 'res' || x.t === 'err') && x.id === id, 5000, 'answer');
+    return this.waitFor((x) => (x.t === 'res' || x.t === 'err') && x.id === id, 15_000, 'answer');
   }
 
   welcome(): Promise<WelcomeFrame> {
-    return this.waitFor<WelcomeFrame>((f) => f.t === 'welcome', 5000, 'welcome');
+    return this.waitFor<WelcomeFrame>((f) => f.t === 'welcome', 15_000, 'welcome');
   }
 
   events(): EventFrame[] {
