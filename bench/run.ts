@@ -1,10 +1,11 @@
 /**
- * `npm run bench -- <scenario> [options]`. Scenarios: direct (default), cluster.
+ * `npm run bench -- <scenario> [options]`. Scenarios: direct (default), transports, cluster.
  * Each scenario starts its own server process(es) and load-generator processes.
  */
 const scenarios: Record<string, () => Promise<{ run(argv: string[]): Promise<unknown> }>> = {
   direct: () => import('./direct.ts'),
   cluster: () => import('./cluster.ts'),
+  transports: () => import('./transports.ts'),
 };
 
 const [name = 'direct', ...rest] = process.argv.slice(2);

@@ -36,8 +36,8 @@ async function runJob(job: ClusterJob): Promise<ClusterLoadResult> {
   const result: ClusterLoadResult = { sent: 0, delivered: 0, errors: 0, latencies: [] };
   const ends = await Promise.all(
     job.pairs.map(async (p) => ({
-      s: await connect('parley', p.senderUrl, p.sender, p.conv),
-      r: await connect('parley', p.receiverUrl, p.receiver, p.conv),
+      s: await connect('parley', p.senderUrl, p.sender, p.conv, 'sender'),
+      r: await connect('parley', p.receiverUrl, p.receiver, p.conv, 'receiver'),
     })),
   );
   const stopAt = now() + job.durationMs;

@@ -5,8 +5,9 @@
  */
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
+import { parleyHttp } from './http-drivers.ts';
 
-export type Target = 'parley' | 'socketio' | 'ws';
+export type Target = 'parley' | 'parley-sse' | 'parley-longpoll' | 'socketio' | 'ws';
 
 export interface Pair {
   /** Parley: access tokens; peers: user names. */
@@ -92,8 +93,11 @@ async function socketio(url: string, user: string, to: string): Promise<Endpoint
   };
 }
 
-export function connect(target: Target, url: string, who: string, to: string): Promise<Endpoint> {
+/** `role` tells the HTTP transports which half to build; the socket ones do both on one link. */
+export function connect(target: Target, url: string, who: string, to: string, role: 'sender' | 'receiver'): Promise<Endpoint> {
   if (target === 'parley') return parley(url, who, to);
+  if (target === 'parley-sse') return parleyHttp('sse', url, who, to, role);
+  if (target === 'parley-longpoll') return parleyHttp('longpoll', url, who, to, role);
   if (target === 'ws') return bareWs(url, who, to);
   return socketio(url, who, to);
 }

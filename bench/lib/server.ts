@@ -14,7 +14,17 @@ export interface ServerProcess {
 export async function startParley(port: number, env: Record<string, string> = {}): Promise<ServerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'packages/server/src/cli.ts', 'start'], {
-    env: { ...process.env, PARLEY_PORT: String(port), PARLEY_HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir, PARLEY_LOG_LEVEL: 'warn', ...env },
+    // A load generator's connection stands for many users, so the per-connection flood limit is
+    // lifted (the Socket.IO and ws relays have none either).
+    env: {
+      ...process.env,
+      PARLEY_PORT: String(port),
+      PARLEY_HOST: '127.0.0.1',
+      PARLEY_DATA_DIR: dataDir,
+      PARLEY_LOG_LEVEL: 'warn',
+      PARLEY_LIMITS: 'maxFramesPerSecond=100000',
+      ...env,
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

@@ -32,7 +32,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 export async function startTarget(target: Target, port: number, env: Record<string, string> = {}): Promise<RunningTarget> {
-  if (target === 'parley') {
+  if (target.startsWith('parley')) {
     const server = await startParley(port, env);
     return {
       target,

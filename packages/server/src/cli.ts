@@ -3,10 +3,12 @@
  * `parley migrate` creates or upgrades the store's schema and exits.
  * Environment: PORT / PARLEY_PORT, PARLEY_HOST, PARLEY_DATA_DIR, PARLEY_NODE_ID, PARLEY_TOKEN_SECRET,
  * PARLEY_LOG_LEVEL, and for a cluster PARLEY_DATABASE_URL, PARLEY_DATABASE_SCHEMA, PARLEY_REDIS_URL,
- * PARLEY_REDIS_PREFIX (see ports.ts). Flags win over the environment. SIGTERM / SIGINT drain the
+ * PARLEY_REDIS_PREFIX (see ports.ts), and PARLEY_LIMITS="name=value,..." (any limit of
+ * @parley/protocol's DefaultLimits, e.g. maxFramesPerSecond=1000). Flags win over the environment. SIGTERM / SIGINT drain the
  * node, then exit.
  */
 import { parseArgs } from 'node:util';
+import { DefaultLimits, type Limits } from '@parley/protocol';
 import { ParleyNode } from './node.ts';
 import { join } from 'node:path';
 import { createLogger } from './logger.ts';
@@ -36,7 +38,19 @@ function fromEnvAndFlags(argv: string[]): { command: string; options: PartialOpt
   const nodeId = values['node-id'] ?? env['PARLEY_NODE_ID'];
   if (nodeId) options.nodeId = nodeId;
   if (env['PARLEY_TOKEN_SECRET']) options.tokenSecret = env['PARLEY_TOKEN_SECRET'];
+  if (env['PARLEY_LIMITS']) options.limits = parseLimits(env['PARLEY_LIMITS']);
   return { command: positionals[0] ?? 'start', options };
+}
+
+/** "maxFramesPerSecond=1000,maxGroupMembers=2048" -> limits; unknown names are an error. */
+function parseLimits(text: string): Partial<Limits> {
+  const out: Partial<Limits> = {};
+  for (const pair of text.split(',').filter(Boolean)) {
+    const [name = '', value = ''] = pair.split('=').map((x) => x.trim());
+    if (!(name in DefaultLimits)) throw new RangeError(`PARLEY_LIMITS: unknown limit "${name}"`);
+    out[name as keyof Limits] = Number(value);
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
