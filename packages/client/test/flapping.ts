@@ -34,7 +34,7 @@ export function flappingSuite(transport: NonNullable<ClientOptions['transport']>
       await server.stop();
     });
 
-    it(`delivers ${N} messages each way exactly once, in order, and all reach "read"`, { timeout: 55_000 }, async () => {
+    it(`delivers ${N} messages each way exactly once, in order, and all reach "read"`, { timeout: 300_000 }, async () => {
       const a = await register(server.url, 'a');
       const b = await register(server.url, 'b');
       const options = { url: proxy.url, transport, backoff: { initialMs: 20, maxMs: 300 }, welcomeTimeoutMs: 3000, requestTimeoutMs: 5000 };

@@ -87,26 +87,4 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Whether the server answers on `path` with anything but 404 (the SSE/poll endpoints are new). */
-export async function endpointExists(url: string, path: string): Promise<boolean> {
-  const ctrl = new AbortController();
-  try {
-    const res = await fetch(`${url}${path}`, { signal: ctrl.signal });
-    const exists = res.status !== 404;
-    ctrl.abort();
-    return exists;
-  } catch {
-    return false;
-  }
-}
 
-/** Skip reason for a transport test while its endpoint does not exist; never skips on CI. */
-export async function missingEndpoint(path: string): Promise<string | false> {
-  if (process.env['CI'] === 'true') return false;
-  const n = await startNode();
-  try {
-    return (await endpointExists(n.url, path)) ? false : `${path} is not implemented by the server yet`;
-  } finally {
-    await n.stop();
-  }
-}
