@@ -41,6 +41,9 @@ export class ReadMarks {
     if (seq <= m.done) return Promise.resolve();
     m.target = Math.max(m.target, seq);
     const p = new Promise<void>((resolve, reject) => m.waiters.push({ seq, resolve, reject }));
+    // Marking read is often fire-and-forget (`void client.markRead(...)`): a rejection on close must
+    // not crash the process as an unhandled one. Callers that await still see it.
+    p.catch(() => {});
     if (!m.busy) void this.run(conv, m);
     return p;
   }
