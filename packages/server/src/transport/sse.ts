@@ -60,6 +60,7 @@ export class SseTransport implements Transport {
   private handlers: (() => void)[] = [];
   private ended = false;
   private corked = false;
+  private backlogAtCork = 0;
   private readonly keepAlive: NodeJS.Timeout;
 
   constructor(
@@ -98,6 +99,7 @@ export class SseTransport implements Transport {
   private raw(text: string): void {
     if (this.ended || this.res.writableEnded) return;
     if (!this.corked) {
+      this.backlogAtCork = this.res.writableLength;
       this.corked = true;
       this.res.cork();
       process.nextTick(() => {
@@ -112,8 +114,10 @@ export class SseTransport implements Transport {
     this.raw(sseMessage(frame));
   }
 
+  /** The backlog; while corked, the figure from before this tick (its frames leave together). */
   buffered(): number {
-    return this.ended ? 0 : this.res.writableLength;
+    if (this.ended) return 0;
+    return this.corked ? this.backlogAtCork : this.res.writableLength;
   }
 
   drained(): Promise<void> {

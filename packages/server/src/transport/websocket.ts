@@ -33,6 +33,7 @@ class WsTransport implements Transport {
   }
 
   private corked = false;
+  private backlogAtCork = 0;
 
   /**
    * Frames written in one turn of the event loop (a batch's fan-out, a catch-up page) leave in one
@@ -42,6 +43,7 @@ class WsTransport implements Transport {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     if (socket && !this.corked) {
+      this.backlogAtCork = this.ws.bufferedAmount;
       this.corked = true;
       socket.cork();
       process.nextTick(() => {
@@ -52,8 +54,12 @@ class WsTransport implements Transport {
     this.ws.send(JSON.stringify(frame));
   }
 
+  /**
+   * The backlog the peer has not taken yet. While corked, the frames of this tick are not backlog
+   * (they leave together on uncork), so the figure from before the tick is reported.
+   */
   buffered(): number {
-    return this.ws.bufferedAmount;
+    return this.corked ? this.backlogAtCork : this.ws.bufferedAmount;
   }
 
   drained(): Promise<void> {
