@@ -13,7 +13,6 @@
  * Everything runs on one machine: generators, nodes, PostgreSQL and Redis share its cores, so the
  * figures are per-machine, not per-node, once N exceeds the core count. See docs/scaling.md.
  */
-import { fork } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -21,7 +20,8 @@ import { command, registerUser, startParley, type ServerProcess } from './lib/se
 import { summarize, table } from './lib/stats.ts';
 import { cpuMs, rssBytes } from './lib/targets.ts';
 import { BENCH_PG, BENCH_REDIS, namespace, scrape } from './cluster/backing.ts';
-import type { ClusterJob, ClusterLoadResult, ClusterPair } from './cluster/loadgen.ts';
+import type { Pair } from './lib/drivers.ts';
+import { runLoad } from './direct.ts';
 
 interface Row {
   nodes: number;
@@ -35,29 +35,6 @@ interface Row {
   commits: number;
   batch: number;
   commitMs: number;
-}
-
-async function generate(pairs: ClusterPair[], generators: number, job: Omit<ClusterJob, 'pairs'>): Promise<ClusterLoadResult> {
-  const shares: ClusterPair[][] = Array.from({ length: generators }, () => []);
-  pairs.forEach((p, i) => shares[i % generators]!.push(p));
-  const results = await Promise.all(
-    shares
-      .filter((s) => s.length > 0)
-      .map(
-        (share) =>
-          new Promise<ClusterLoadResult>((resolve, reject) => {
-            const child = fork(new URL('./cluster/loadgen.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
-            child.once('message', (m: ClusterLoadResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
-            child.send({ ...job, pairs: share } satisfies ClusterJob);
-          }),
-      ),
-  );
-  return {
-    sent: results.reduce((a, r) => a + r.sent, 0),
-    delivered: results.reduce((a, r) => a + r.delivered, 0),
-    errors: results.reduce((a, r) => a + r.errors, 0),
-    latencies: results.flatMap((r) => r.latencies),
-  };
 }
 
 async function inBatches<T>(n: number, size: number, fn: (i: number) => Promise<T>): Promise<T[]> {
@@ -95,11 +72,11 @@ async function runFor(n: number, o: { pairs: number; seconds: number; window: nu
     const url0 = nodes[0]!.url;
     const tag = Math.random().toString(36).slice(2, 7);
     const users = await inBatches(2 * o.pairs, 25, (i) => registerUser(url0, `c${tag}_${i}`));
-    const pairs = await inBatches(o.pairs, 25, async (i): Promise<ClusterPair> => {
+    const pairs = await inBatches(o.pairs, 25, async (i): Promise<Pair> => {
       const a = users[2 * i]!;
       const b = users[2 * i + 1]!;
       const conv = await command<{ conversation: { id: string } }>(url0, a.access, { t: 'conv.direct', user: b.handle });
-      return { sender: a.access, receiver: b.access, conv: conv.conversation.id, senderUrl: nodes[i % n]!.url, receiverUrl: nodes[(i + 1) % n]!.url };
+      return { sender: a.access, receiver: b.access, to: conv.conversation.id, senderUrl: nodes[i % n]!.url, receiverUrl: nodes[(i + 1) % n]!.url };
     });
     const commitCount = () => Promise.all(nodes.map((x) => scrape(x.url, 'parley_store_seconds_count', { method: 'appendMessages' })));
     const commitSum = () => Promise.all(nodes.map((x) => scrape(x.url, 'parley_store_seconds_sum', { method: 'appendMessages' })));
@@ -107,7 +84,7 @@ async function runFor(n: number, o: { pairs: number; seconds: number; window: nu
     const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     const [c0, s0, b0] = [total(await commitCount()), total(await commitSum()), total(await batchSum())];
     const cpu0 = nodes.map((x) => cpuMs(x.child.pid!));
-    const res = await generate(pairs, o.generators, { durationMs: o.seconds * 1000, window: o.window, ...(o.rate ? { ratePerSender: o.rate } : {}) });
+    const res = await runLoad({ target: 'parley', url: nodes[0]!.url, durationMs: o.seconds * 1000, window: o.window, ...(o.rate ? { ratePerSender: o.rate } : {}) }, pairs, o.generators);
     const cpu = nodes.reduce((a, x, i) => a + cpuMs(x.child.pid!) - cpu0[i]!, 0);
     const [c1, s1, b1] = [total(await commitCount()), total(await commitSum()), total(await batchSum())];
     const lat = summarize(res.latencies);

@@ -15,6 +15,9 @@ export interface Pair {
   receiver: string;
   /** Parley: the conversation; peers: the receiver's name (or a room). */
   to: string;
+  /** Where each side connects, when not the job's URL (a pair spanning two cluster nodes). */
+  senderUrl?: string;
+  receiverUrl?: string;
 }
 
 export interface Endpoint {

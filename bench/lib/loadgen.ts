@@ -28,7 +28,10 @@ const now = () => performance.timeOrigin + performance.now();
 async function runJob(job: LoadJob): Promise<LoadResult> {
   const result: LoadResult = { sent: 0, delivered: 0, errors: 0, latencies: [] };
   const ends = await Promise.all(
-    job.pairs.map(async (p) => ({ s: await connect(job.target, job.url, p.sender, p.to, 'sender'), r: await connect(job.target, job.url, p.receiver, p.sender, 'receiver') })),
+    job.pairs.map(async (p) => ({
+      s: await connect(job.target, p.senderUrl ?? job.url, p.sender, p.to, 'sender'),
+      r: await connect(job.target, p.receiverUrl ?? job.url, p.receiver, p.sender, 'receiver'),
+    })),
   );
   const stopAt = now() + job.durationMs;
   let id = 0;
