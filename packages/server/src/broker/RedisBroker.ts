@@ -21,7 +21,8 @@
  *   reconnect (or rejects after ioredis' `maxRetriesPerRequest` reconnect attempts). That queue
  *   only ever holds SUBSCRIBE/UNSUBSCRIBE commands, at most one per topic change.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { openRedis } from '../util/redis.ts';
 import type { Broker, Notice, NoticeHandler } from './Broker.ts';
 
 export interface RedisBrokerOptions {
@@ -66,13 +67,13 @@ export class RedisBroker implements Broker {
     this.onError = options.onError ?? (() => {});
     const name = options.connectionName ?? 'parley-broker';
 
-    this.pub = connect(options.redis, {
+    this.pub = openRedis(options.redis, {
       connectionName: `${name}:pub`,
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       commandTimeout: this.publishTimeoutMs,
     });
-    this.sub = connect(options.redis, { connectionName: `${name}:sub`, autoResubscribe: true });
+    this.sub = openRedis(options.redis, { connectionName: `${name}:sub`, autoResubscribe: true });
 
     // Without an 'error' listener ioredis prints to the console; route errors to the caller.
     this.pub.on('error', (err: unknown) => this.onError(err, 'redis publisher connection'));
@@ -206,11 +207,6 @@ export class RedisBroker implements Broker {
   private wakeWaiters(): void {
     for (const wake of [...this.readyWaiters]) wake();
   }
-}
-
-function connect(target: string | RedisOptions | undefined, extra: RedisOptions): Redis {
-  if (typeof target === 'string') return new Redis(target, extra);
-  return new Redis({ host: '127.0.0.1', port: 6379, ...target, ...extra });
 }
 
 /** QUIT politely when connected (flushes pending replies); otherwise just drop the socket. */

@@ -25,8 +25,9 @@
  * itself after a Redis outage longer than the TTL. The price: a heartbeat built just before a
  * `disconnect` can resurrect that connection for at most one TTL (no transition is reported for it).
  */
-import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import type { ChainableCommander, Redis, RedisOptions } from 'ioredis';
 import type { UserId } from '@parley/protocol';
+import { execAll, redisFor } from '../util/redis.ts';
 import type { Presence } from './Presence.ts';
 
 export interface RedisPresenceOptions {
@@ -100,16 +101,8 @@ export class RedisPresence implements Presence {
   constructor(options: RedisPresenceOptions = {}) {
     this.prefix = options.prefix ?? 'parley:';
     this.ttlMs = options.ttlMs ?? 30000;
-    const given = options.redis;
-    this.owned = !(given instanceof Redis);
-    const client =
-      given instanceof Redis
-        ? given
-        : openClient(given, { commandTimeout: options.commandTimeoutMs ?? 2000 });
-    if (this.owned) {
-      const onError = options.onError ?? (() => {});
-      client.on('error', (err: unknown) => onError(err, 'redis presence connection'));
-    }
+    const { client, owned } = redisFor(options.redis, options, 'redis presence connection');
+    this.owned = owned;
     // defineCommand sends EVALSHA and falls back to EVAL when the script is not cached yet.
     client.defineCommand('parleyPresenceConnect', { numberOfKeys: 1, lua: CONNECT });
     client.defineCommand('parleyPresenceDisconnect', { numberOfKeys: 1, lua: DISCONNECT });
@@ -175,16 +168,3 @@ function member(node: string, connId: string): string {
   return JSON.stringify([node, connId]);
 }
 
-function openClient(target: string | RedisOptions | undefined, extra: RedisOptions): Redis {
-  if (typeof target === 'string') return new Redis(target, extra);
-  return new Redis({ host: '127.0.0.1', port: 6379, ...target, ...extra });
-}
-
-/** Runs a pipeline and returns its replies, throwing the first per-command error. */
-async function execAll(pipeline: ChainableCommander): Promise<unknown[]> {
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([err, reply]) => {
-    if (err) throw err;
-    return reply;
-  });
-}

@@ -13,8 +13,9 @@
  * built just before a `detach` can resurrect that entry for one TTL. The Router contract allows
  * stale answers (they only steer live pushes), so self-healing wins.
  */
-import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import type { ChainableCommander, Redis, RedisOptions } from 'ioredis';
 import type { UserId } from '@parley/protocol';
+import { execAll, redisFor } from '../util/redis.ts';
 import type { Router } from './Router.ts';
 
 export interface RedisRouterOptions {
@@ -70,16 +71,8 @@ export class RedisRouter implements Router {
   constructor(options: RedisRouterOptions = {}) {
     this.prefix = options.prefix ?? 'parley:';
     this.ttlMs = options.ttlMs ?? 30000;
-    const given = options.redis;
-    this.owned = !(given instanceof Redis);
-    const client =
-      given instanceof Redis
-        ? given
-        : openClient(given, { commandTimeout: options.commandTimeoutMs ?? 2000 });
-    if (this.owned) {
-      const onError = options.onError ?? (() => {});
-      client.on('error', (err: unknown) => onError(err, 'redis router connection'));
-    }
+    const { client, owned } = redisFor(options.redis, options, 'redis router connection');
+    this.owned = owned;
     // defineCommand sends EVALSHA and falls back to EVAL when the script is not cached yet.
     client.defineCommand('parleyRouteRefresh', { numberOfKeys: 1, lua: REFRESH });
     client.defineCommand('parleyRouteLive', { numberOfKeys: 1, lua: LIVE });
@@ -132,16 +125,3 @@ export class RedisRouter implements Router {
   }
 }
 
-function openClient(target: string | RedisOptions | undefined, extra: RedisOptions): Redis {
-  if (typeof target === 'string') return new Redis(target, extra);
-  return new Redis({ host: '127.0.0.1', port: 6379, ...target, ...extra });
-}
-
-/** Runs a pipeline and returns its replies, throwing the first per-command error. */
-async function execAll(pipeline: ChainableCommander): Promise<unknown[]> {
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([err, reply]) => {
-    if (err) throw err;
-    return reply;
-  });
-}
