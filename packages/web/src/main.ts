@@ -9,6 +9,7 @@ import { Session } from './session.ts';
 import { ChatStore } from './store.ts';
 import { chatView } from './views/chat.ts';
 import { groupInfoDialog, messageInfoDialog, newChatDialog, newGroupDialog } from './views/dialogs.ts';
+import { MeetingController } from './meeting/controller.ts';
 import { listView } from './views/list.ts';
 import { loginView } from './views/login.ts';
 
@@ -71,12 +72,15 @@ function signedIn(): void {
   });
   const shell = h('div', { class: 'shell', 'data-pane': 'list' }, banner, h('div', { class: 'panes' }, list.el, chatPane));
   replace(root, shell);
+  const meetings = new MeetingController(store, root);
 
   // --- the chat pane follows the hash ---
   let chat: ReturnType<typeof chatView> | null = null;
   let shown: ConversationId | null = null;
   let rendered = false;
   const showRoute = () => {
+    // A meeting (`#/m/<room>`) is a layer over the chat, which stays as it was.
+    if (meetings.route(location.hash)) return;
     const want = routeConv();
     const target = want !== null && store.convs.has(want) ? want : null;
     // An unknown conversation (left, or a stale link): back to the list once the list is known.
@@ -91,6 +95,8 @@ function signedIn(): void {
         back: () => go(null),
         groupInfo: (c) => groupInfoDialog(store, c, () => go(null)),
         messageInfo: (c, seq) => messageInfoDialog(store, c, seq),
+        call: (c) => void meetings.call(c),
+        callInProgress: (c) => meetings.calls.current.get(c) ?? null,
       });
       replace(chatPane, chat.el);
       shell.dataset['pane'] = 'chat';
@@ -135,6 +141,7 @@ function signedIn(): void {
     window.removeEventListener('hashchange', showRoute);
     offRoute();
     offBanner();
+    meetings.dispose();
     chat?.dispose();
     list.dispose();
     for (const d of Array.from(document.querySelectorAll('dialog'))) d.remove();

@@ -86,6 +86,11 @@ export class ChatStore {
     return () => this.listeners.delete(fn);
   }
 
+  /** Tell the views that `topic` changed (for state kept outside the store, e.g. calls). */
+  notify(topic: Topic): void {
+    this.emit(topic);
+  }
+
   private emit(topic: Topic): void {
     for (const fn of [...this.listeners]) {
       try {

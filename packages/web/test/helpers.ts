@@ -11,6 +11,8 @@ import { chromium, type BrowserContext, type Locator, type Page } from 'playwrig
 import { pino } from 'pino';
 import { build } from 'vite';
 import { ParleyNode } from '../../server/src/node.ts';
+import type { PartialOptions } from '../../server/src/options.ts';
+import { loopbackOnly } from '../../server/src/rtc/MeetingOptions.ts';
 
 export const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
@@ -42,9 +44,15 @@ export async function buildApp(): Promise<string> {
   return out;
 }
 
-export async function startNode(dataDir: string, port = 0): Promise<ParleyNode> {
-  return ParleyNode.start({ port, host: '127.0.0.1', dataDir, tokenSecret: 'x' }, { logger: pino({ level: 'silent' }) });
+export async function startNode(dataDir: string, port = 0, options: PartialOptions = {}): Promise<ParleyNode> {
+  return ParleyNode.start({ port, host: '127.0.0.1', dataDir, tokenSecret: 'x', ...options }, { logger: pino({ level: process.env['PARLEY_TEST_LOG'] ?? 'silent' }) });
 }
+
+/** Meetings on loopback only: the SFU offers 127.0.0.1 and keeps only 127.0.0.1 candidate pairs. */
+export const LOOPBACK_MEETINGS: PartialOptions['meetings'] = { hostAddresses: ['127.0.0.1'], candidatePairFilter: loopbackOnly, ipv6: false };
+
+/** Chromium flags for meetings: fake camera and microphone, no permission prompt, loopback ICE. */
+const MEDIA_ARGS = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection'];
 
 export interface User {
   handle: string;
@@ -52,17 +60,19 @@ export interface User {
   page: Page;
 }
 
-export async function launch(handle: string, viewport = { width: 1100, height: 720 }): Promise<User> {
+export async function launch(handle: string, viewport = { width: 1100, height: 720 }, opts: { media?: boolean } = {}): Promise<User> {
   const ctx = await chromium.launchPersistentContext(tempDir(`parley-chromium-${handle}-`), {
     executablePath: CHROMIUM,
     headless: true,
     viewport,
     locale: 'en-GB',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...(opts.media ? MEDIA_ARGS : [])],
+    ...(opts.media ? { permissions: ['camera', 'microphone'] } : {}),
   });
   ctx.setDefaultTimeout(LONG);
   const page = ctx.pages()[0] ?? (await ctx.newPage());
   page.on('pageerror', (err) => console.error(`[${handle}] page error:`, err));
+  if (process.env['PARLEY_TEST_PAGE_LOG']) page.on('console', (m) => console.error(`[${handle}]`, m.text()));
   return { handle, ctx, page };
 }
 

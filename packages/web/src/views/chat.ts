@@ -2,16 +2,20 @@
  * One conversation: header with presence or typing, the messages with day separators and ticks,
  * older history on scroll, and the composer (Enter sends, Shift+Enter is a new line).
  */
-import type { Conversation, ConversationId, Message } from '@parley/client';
+import type { CallFrame, Conversation, ConversationId, Message } from '@parley/client';
 import { announce, coalesce, h, replace } from '../dom.ts';
 import { clock, dayKey, dayLabel } from '../format.ts';
 import type { ChatStore } from '../store.ts';
+import { callText, isCall } from '../meeting/calls.ts';
 import { avatar, icon, isOnline, statusLine, tick, typingLine } from './common.ts';
 
 export interface ChatActions {
   back(): void;
   groupInfo(conv: ConversationId): void;
   messageInfo(conv: ConversationId, seq: number): void;
+  /** Start a call in this conversation (or join the one in progress). */
+  call(conv: ConversationId): void;
+  callInProgress(conv: ConversationId): CallFrame | null;
 }
 
 /** Distance from the bottom under which the view counts as "at the bottom" and follows new messages. */
@@ -27,12 +31,14 @@ export function chatView(store: ChatStore, convId: ConversationId, actions: Chat
   const typing = h('span', { class: 'chat-typing', 'data-testid': 'chat-typing', hidden: true });
   const avatarSlot = h('span', { class: 'avatar-slot' });
   const infoButton = h('button', { type: 'button', class: 'icon', 'data-testid': 'group-info-button', 'aria-label': 'Group info', title: 'Group info', hidden: true, onclick: () => actions.groupInfo(convId) }, icon('info'));
+  const callButton = h('button', { type: 'button', class: 'icon call', 'data-testid': 'call-button', onclick: () => actions.call(convId) }, icon('phone'));
   const header = h(
     'header',
     { class: 'chat-header' },
     h('button', { type: 'button', class: 'icon back', 'data-testid': 'back', 'aria-label': 'Back to conversations', onclick: () => actions.back() }, icon('back')),
     avatarSlot,
     h('div', { class: 'chat-title', 'aria-live': 'polite', 'aria-atomic': 'true' }, name, status, typing),
+    callButton,
     infoButton,
   );
 
@@ -60,6 +66,12 @@ export function chatView(store: ChatStore, convId: ConversationId, actions: Chat
     status.textContent = statusLine(store, c);
     status.hidden = t !== null;
     infoButton.hidden = c.kind !== 'group';
+    const running = actions.callInProgress(convId);
+    const label = running ? 'Join the call' : c.kind === 'group' ? `Start a group call in ${c.name}` : `Call ${c.name}`;
+    callButton.setAttribute('aria-label', label);
+    callButton.title = label;
+    callButton.classList.toggle('active', running !== null);
+    callButton.dataset['call'] = running ? running.state : 'none';
   };
 
   // --- messages ---
@@ -73,6 +85,16 @@ export function chatView(store: ChatStore, convId: ConversationId, actions: Chat
     const ts = m ? m.ts : (pending?.ts ?? Date.now());
     const state = m ? (mine ? store.tick(m) : null) : pending?.failed ? null : 'pending';
     const showAuthor = c.kind === 'group' && !mine && m;
+    if (m && isCall(m)) {
+      const text = callText(m.body);
+      return h(
+        'li',
+        { class: `msg call-entry ${mine ? 'mine' : 'theirs'}`, 'data-testid': 'message', 'data-kind': 'call', 'data-seq': m.seq, 'data-cmid': m.cmid, 'data-mine': String(mine) },
+        h('span', { class: `call-icon${text === 'Missed call' ? ' missed' : ''}` }, icon('phone', 16)),
+        h('div', { class: 'body', 'data-testid': 'message-body' }, text),
+        h('span', { class: 'meta' }, h('time', { datetime: new Date(m.ts).toISOString() }, clock(m.ts))),
+      );
+    }
     const li = h(
       'li',
       {

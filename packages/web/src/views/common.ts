@@ -80,10 +80,19 @@ const ICONS = {
   info: '<circle cx="12" cy="12" r="8.5" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M12 11v5.5M12 7.6v.1" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>',
   send: '<path d="M4 12l16-8-6 16-2.5-6.5z" fill="currentColor"/>',
   close: '<path d="M6 6l12 12M18 6L6 18" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>',
+  phone: '<path d="M6.6 3.5l2.6 3.2-1.6 2.4a11 11 0 007.3 7.3l2.4-1.6 3.2 2.6-1.4 3.1c-.3.6-1 .9-1.6.8C9.6 20.2 3.8 14.4 2.9 6.5c-.1-.7.2-1.3.8-1.6z" fill="currentColor"/>',
+  hangup: '<path d="M2.5 14.6c5.5-5 13.5-5 19 0l-1.8 2.9-3.6-1.1-.4-2.6a11 11 0 00-7.4 0l-.4 2.6-3.6 1.1z" fill="currentColor"/>',
+  mic: '<rect x="9" y="3" width="6" height="11" rx="3" fill="currentColor"/><path d="M5.5 11a6.5 6.5 0 0013 0M12 17.5V21" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/>',
+  'mic-off': '<rect x="9" y="3" width="6" height="11" rx="3" fill="currentColor"/><path d="M5.5 11a6.5 6.5 0 0013 0M12 17.5V21M4 4l16 16" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/>',
+  camera: '<rect x="3" y="6.5" width="12.5" height="11" rx="2" fill="currentColor"/><path d="M16.5 10.5l4.5-2.8v8.6l-4.5-2.8z" fill="currentColor"/>',
+  'camera-off': '<rect x="3" y="6.5" width="12.5" height="11" rx="2" fill="currentColor"/><path d="M16.5 10.5l4.5-2.8v8.6l-4.5-2.8z" fill="currentColor"/><path d="M3 3l18 18" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/>',
+  screen: '<rect x="2.5" y="4" width="19" height="12.5" rx="1.8" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M8 20.5h8M12 16.5v4M12 13V7.5M9.5 10l2.5-2.5 2.5 2.5" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/>',
 } as const;
 
 /** An inline SVG icon (no icon font: it renders the same everywhere, also without emoji fonts). */
-export function icon(name: keyof typeof ICONS, size = 20): SVGSVGElement {
+export type IconName = keyof typeof ICONS;
+
+export function icon(name: IconName, size = 20): SVGSVGElement {
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');
   svg.setAttribute('width', String(size));

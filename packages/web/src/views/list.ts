@@ -3,6 +3,7 @@ import type { Conversation, ConversationId } from '@parley/client';
 import { coalesce, h, replace } from '../dom.ts';
 import { listTime } from '../format.ts';
 import type { ChatStore } from '../store.ts';
+import { callText, isCall } from '../meeting/calls.ts';
 import { avatar, icon, isOnline, tick, typingLine } from './common.ts';
 
 export interface ListActions {
@@ -32,7 +33,8 @@ export function listView(store: ChatStore, actions: ListActions): { el: HTMLElem
     const typing = typingLine(store, c);
     const last = c.lastMessage;
     const mine = last !== null && last.from === store.me.user;
-    const lastText = last === null ? 'No messages yet' : c.kind === 'group' && !mine ? `${store.handleOf(last.from)}: ${last.body}` : last.body;
+    const lastBody = last === null ? '' : isCall(last) ? callText(last.body) : last.body;
+    const lastText = last === null ? 'No messages yet' : c.kind === 'group' && !mine && !isCall(last) ? `${store.handleOf(last.from)}: ${lastBody}` : lastBody;
     const label = [
       c.kind === 'group' ? `Group ${c.name}` : `Chat with ${c.name}`,
       online === true ? 'online' : null,
@@ -67,7 +69,7 @@ export function listView(store: ChatStore, actions: ListActions): { el: HTMLElem
             { class: 'conv-bottom' },
             typing
               ? h('span', { class: 'conv-last typing', 'data-testid': 'conv-typing' }, typing)
-              : h('span', { class: 'conv-last', 'data-testid': 'conv-last' }, mine && last ? tick(store.tick(last)) : null, lastText),
+              : h('span', { class: 'conv-last', 'data-testid': 'conv-last' }, mine && last && !isCall(last) ? tick(store.tick(last)) : null, lastText),
             c.unread > 0 ? h('span', { class: 'badge', 'data-testid': 'unread-badge', 'aria-hidden': 'true' }, String(c.unread)) : null,
           ),
         ),
