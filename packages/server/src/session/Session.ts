@@ -17,6 +17,9 @@ import { TokenBucket } from '../util/TokenBucket.ts';
 import type { Hub, HubSession } from './Hub.ts';
 import type { Transport } from './Transport.ts';
 
+/** Failed catch-up reads retried (with backoff, about a minute in all) before the session closes. */
+const PUMP_RETRIES = 15;
+
 export interface SessionDeps {
   node: string;
   store: Store;
@@ -38,6 +41,7 @@ export class Session implements HubSession, SessionLink {
   private pumping = true;
   private closed = false;
   private online = false;
+  private pumpFailures = 0;
   /** When this session last heard a live notice (or checked the store); see Hub's idle sweep. */
   lastHeard = Date.now();
   private readonly bucket: TokenBucket;
@@ -174,9 +178,19 @@ export class Session implements HubSession, SessionLink {
           this.sent = e.c;
         }
       }
+      this.pumpFailures = 0;
     } catch (err) {
-      this.log.warn({ err }, 'catch-up failed; closing so the client resumes from its cursor');
-      this.close(1011, 'catch-up failed');
+      // The store may be back in a moment (a restart, a failover): keep the connection and retry
+      // with backoff; live commands keep working meanwhile. Only a long outage closes it.
+      this.pumpFailures += 1;
+      if (this.pumpFailures > PUMP_RETRIES) {
+        this.log.warn({ err }, 'catch-up keeps failing; closing so the client resumes from its cursor');
+        this.close(1011, 'catch-up failed');
+      } else {
+        this.log.debug({ err, attempt: this.pumpFailures }, 'catch-up failed; retrying');
+        const delay = Math.min(5000, 250 * 2 ** (this.pumpFailures - 1)) * (0.5 + Math.random());
+        setTimeout(() => void this.pump(), delay).unref();
+      }
     } finally {
       this.pumping = false;
     }

@@ -24,6 +24,10 @@ export async function inTx<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>
     }
     let started = false;
     let broken = false;
+    // A checked-out client whose server goes away between two queries emits 'error' itself (the
+    // pool listens only to idle ones); unheard, that would crash the process.
+    const onError = () => (broken = true);
+    client.on('error', onError);
     try {
       await client.query(begin);
       started = true;
@@ -31,7 +35,7 @@ export async function inTx<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      broken = isUnavailable(err);
+      broken = broken || isUnavailable(err);
       if (started && !broken) {
         try {
           await client.query('ROLLBACK');
@@ -42,6 +46,7 @@ export async function inTx<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>
       const again = started ? isRetryable(err) : broken;
       if (!again || attempt >= ATTEMPTS) throw toStoreError(err);
     } finally {
+      client.off('error', onError);
       // A broken client is destroyed rather than returned to the pool.
       client.release(broken);
     }
@@ -62,12 +67,15 @@ export async function inRead<T>(pool: Pool, fn: (client: PoolClient) => Promise<
       throw toStoreError(err);
     }
     let broken = false;
+    const onError = () => (broken = true);
+    client.on('error', onError);
     try {
       return await fn(client);
     } catch (err) {
-      broken = isUnavailable(err);
+      broken = broken || isUnavailable(err);
       if (!(broken || isRetryable(err)) || attempt >= ATTEMPTS) throw toStoreError(err);
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
     await pause(attempt);
