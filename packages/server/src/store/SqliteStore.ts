@@ -24,7 +24,8 @@ import type {
 import { sqliteMigrations } from './sqlite/migrations.ts';
 import { LogWriter } from './sqlite/log.ts';
 import { Watermarks } from './sqlite/watermarks.ts';
-import { conversationBase, toCursorEvent, toMember, toMessage, type ConversationRow, type EventRow, type MemberRow, type MessageRow } from './sqlite/rows.ts';
+import { sqliteEvent, toMember, type ConversationRow, type MemberRow, type SqliteEventRow } from './sqlite/rows.ts';
+import { conversationBase, toDevice, toMessage, toUser, type DeviceRow, type MessageRow, type UserRow } from './rows.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' for a throwaway store. Its folder is created. */
@@ -105,21 +106,15 @@ export class SqliteStore implements Store {
     }
   }
 
-  private static toUser(r: { id: string; handle: string; password_hash: string; created_at: number; last_seen: number | null }): UserRecord {
-    return { id: r.id as UserId, handle: r.handle, passwordHash: r.password_hash, createdAt: r.created_at, lastSeen: r.last_seen };
-  }
-
   async userByHandle(handle: string): Promise<UserRecord | null> {
-    const r = this.stmt('SELECT * FROM users WHERE handle_lc = ?').get(handle.toLowerCase()) as Parameters<typeof SqliteStore.toUser>[0] | undefined;
-    return r ? SqliteStore.toUser(r) : null;
+    const r = this.stmt('SELECT * FROM users WHERE handle_lc = ?').get(handle.toLowerCase()) as UserRow | undefined;
+    return r ? toUser(r) : null;
   }
 
   async usersById(ids: readonly UserId[]): Promise<UserRecord[]> {
     if (ids.length === 0) return [];
-    const rows = this.stmt(`SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(ids)) as Parameters<
-      typeof SqliteStore.toUser
-    >[0][];
-    return rows.map(SqliteStore.toUser);
+    const rows = this.stmt(`SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(ids)) as UserRow[];
+    return rows.map(toUser);
   }
 
   async setLastSeen(user: UserId, ts: number): Promise<void> {
@@ -137,19 +132,8 @@ export class SqliteStore implements Store {
   }
 
   async device(id: DeviceId): Promise<DeviceRecord | null> {
-    const r = this.stmt('SELECT * FROM devices WHERE id = ?').get(id) as
-      | { id: string; user_id: string; name: string; refresh_hash: string; created_at: number; revoked: number; acked: number }
-      | undefined;
-    if (!r) return null;
-    return {
-      id: r.id as DeviceId,
-      user: r.user_id as UserId,
-      name: r.name,
-      refreshHash: r.refresh_hash,
-      createdAt: r.created_at,
-      revoked: r.revoked === 1,
-      acked: r.acked,
-    };
+    const r = this.stmt('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+    return r ? toDevice(r) : null;
   }
 
   async rotateRefresh(device: DeviceId, oldHash: string, newHash: string): Promise<boolean> {
@@ -381,8 +365,8 @@ export class SqliteStore implements Store {
               m.sender AS m_sender, m.cmid AS m_cmid, m.kind AS m_kind, m.body AS m_body, m.ts AS m_ts
          FROM events e LEFT JOIN messages m ON e.kind = 'message' AND m.conv_id = e.conv_id AND m.seq = e.seq
         WHERE e.user_id = ? AND e.cursor > ? ORDER BY e.cursor LIMIT ?`,
-    ).all(user, after, limit) as EventRow[];
-    return rows.map(toCursorEvent);
+    ).all(user, after, limit) as SqliteEventRow[];
+    return rows.map(sqliteEvent);
   }
 
   async head(user: UserId): Promise<Cursor> {
