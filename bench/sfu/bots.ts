@@ -5,11 +5,13 @@
  *
  * Receiving is the expensive half for a Node client, and the bench measures the server, not the
  * bots: every (S)RTP datagram is counted at the UDP socket, and only one in `sampleEvery` is
- * handed to werift (decrypted, parsed) for the latency sample. SRTP copes with the gaps (it is
+ * handed to werift (decrypted, parsed) for the latency sample (chosen at random). SRTP copes with the gaps (it is
  * loss to it); NACK generation is switched off in this process so the gaps cause no
  * retransmissions at the server.
  *
- * Payload: [0x10, 0x01] (VP8 descriptor, S=1, an inter frame), the send time as a float64
+ * Payload: [0x10, 0x01] (VP8 descriptor, S=1, an inter frame; [0x10, 0x00], a keyframe's first
+ * packet, for the first packet and after each PLI: the SFU's layer selector starts forwarding a
+ * video track to a subscriber only at a keyframe), the send time as a float64
  * (performance.timeOrigin + now(), comparable across processes on one machine), the publisher's
  * index (uint16), zero fill.
  */
@@ -19,6 +21,7 @@ import { MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver, RtpHeader, RtpPack
 import type { Results, RtcFrame, Tokens } from '@parley/protocol';
 import { TestClient } from '../../packages/server/test/helpers/clients.ts';
 import { connectWs } from '../../packages/server/test/helpers/ws-link.ts';
+import { guardDtlsClient } from '../../packages/server/src/rtc/dtlsGuard.ts';
 import { isRtp } from './rtp.ts';
 
 export interface BotPlan {
@@ -30,8 +33,9 @@ export interface BotPlan {
 }
 
 let rtpIn = 0;
-let counter = 0;
 let sampleEvery = 8;
+/** Streams (receiving socket × SSRC) that delivered at least one packet since the last 'stats'. */
+const streamsSeen = new Set<number>();
 const latencies: number[] = [];
 const now = () => performance.timeOrigin + performance.now();
 
@@ -41,15 +45,26 @@ const origEmit = proto.emit;
 proto.emit = function (this: dgram.Socket, event: string | symbol, ...args: unknown[]): boolean {
   if (event === 'message' && isRtp(args[0] as Buffer)) {
     rtpIn += 1;
-    if (++counter % sampleEvery !== 0) return true;
+    // A stream is a (receiving socket, SSRC) pair: the SSRC is in clear in SRTP.
+    streamsSeen.add(this.address().port * 2 ** 32 + (args[0] as Buffer).readUInt32BE(8));
+    // At random, not every n-th: a fixed fan-out order would alias with a counter, and some
+    // publisher/subscriber pairs would never be sampled.
+    if (Math.random() * sampleEvery >= 1) return true;
   }
   return origEmit.call(this, event, ...args);
 };
+// The bots are werift DTLS clients of every pc (the SFU answers setup:passive and its offers are
+// answered active): under load a reply later than 0.5 s brings a second HelloVerifyRequest, which
+// fails an unguarded werift client (packages/server/src/rtc/dtlsGuard.ts).
+guardDtlsClient();
 // Gaps from sampling must not turn into NACKs (and retransmissions at the server).
 Object.defineProperty(RTCRtpReceiver.prototype, 'nackEnabled', { get: () => undefined });
 
 const peerConfig: Partial<RTCPeerConnectionConfig> = {
   codecs: { video: [useVP8()] },
+  // No STUN: werift's default (a public STUN server) made every setLocalDescription wait out its
+  // 5 s gathering timeout on a machine without Internet access.
+  iceServers: [],
   bundlePolicy: 'max-bundle',
   iceUseIpv6: false,
   iceAdditionalHostAddresses: ['127.0.0.1'],
@@ -78,6 +93,8 @@ class BotParticipant {
   private ts = 0;
   private carry = 0;
   private readonly payload: Buffer;
+  /** The next packet starts a keyframe (the first one, and after a PLI from the SFU). */
+  private keyframeDue = true;
 
   constructor(
     readonly tokens: Tokens,
@@ -103,17 +120,37 @@ class BotParticipant {
       if (c) this.client.link.send({ t: 'rtc.ice', pc: 'pub', candidate: { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null } });
     });
     const tr = pub.addTransceiver(this.track, { direction: 'sendonly' });
+    tr.sender.onPictureLossIndication.subscribe(() => (this.keyframeDue = true));
     await pub.setLocalDescription(await pub.createOffer());
     const res = await request<Results['rtc.offer']>(this.client, { t: 'rtc.offer', pc: 'pub', sdp: pub.localDescription!.sdp, tracks: [{ mid: tr.mid ?? '0', source: 'camera' }] });
     await pub.setRemoteDescription({ type: 'answer', sdp: res.sdp });
   }
 
+  /** Resolves when the publishing pc is connected (or after `timeoutMs`, to go on regardless). */
+  connected(timeoutMs: number): Promise<void> {
+    const pc = this.pub;
+    if (!pc || pc.connectionState === 'connected') return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      pc.connectionStateChange.subscribe((state) => {
+        if (state === 'connected' || state === 'failed') {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+  }
+
   private async onRtc(f: RtcFrame): Promise<void> {
     if (f.ev === 'offer') {
+      const t0 = performance.now();
       const sub = this.ensureSub();
       await sub.setRemoteDescription({ type: 'offer', sdp: f.sdp });
+      const t1 = performance.now();
       await sub.setLocalDescription(await sub.createAnswer());
+      const t2 = performance.now();
       await request(this.client, { t: 'rtc.answer', pc: 'sub', sdp: sub.localDescription!.sdp });
+      if (process.env['SFU_BENCH_DEBUG_BOTS']) process.stderr.write(`bot ${this.index}: sub offer applied in ${(t1 - t0).toFixed(0)} ms, answer made in ${(t2 - t1).toFixed(0)} ms, answered in ${(performance.now() - t2).toFixed(0)} ms\n`);
     } else if (f.ev === 'ice' && f.candidate) {
       const pc = f.pc === 'pub' ? this.pub : this.sub;
       await pc?.addIceCandidate({ candidate: f.candidate.candidate, sdpMid: f.candidate.sdpMid ?? undefined, sdpMLineIndex: f.candidate.sdpMLineIndex ?? undefined });
@@ -144,6 +181,8 @@ class BotParticipant {
     while (this.carry >= 1) {
       this.carry -= 1;
       this.payload.writeDoubleLE(now(), 2);
+      this.payload[1] = this.keyframeDue ? 0x00 : 0x01;
+      this.keyframeDue = false;
       this.seq = (this.seq + 1) & 0xffff;
       this.ts = (this.ts + 3000) >>> 0;
       this.track.writeRtp(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: this.seq, timestamp: this.ts, ssrc: 0x10000 + this.index, marker: true }), Buffer.from(this.payload)));
@@ -180,6 +219,10 @@ process.on('message', (raw: string | { t: string; plan?: BotPlan; rate?: number 
           const b = new BotParticipant(p.tokens, p.index, plan.payloadBytes);
           bots.push(b);
           await b.join(plan.url, plan.conv, p.publish);
+          // SFU_BENCH_SERIAL=1: each worker waits for a publisher's pc to connect before its next
+          // join (needed before the DTLS guard, when a handshake slower than 0.5 s failed the pc;
+          // kept to compare set-up times).
+          if (p.publish && process.env['SFU_BENCH_SERIAL']) await b.connected(60_000);
         }
       };
       await Promise.all(Array.from({ length: 4 }, worker));
@@ -188,7 +231,14 @@ process.on('message', (raw: string | { t: string; plan?: BotPlan; rate?: number 
       rate = m.rate ?? 0;
       send({ t: 'rate' });
     } else if (m.t === 'stats') {
-      send({ t: 'stats', rtpIn, latency: latencies.splice(0), sources: bots.map((b) => b.sources.size) });
+      if (process.env['SFU_BENCH_DEBUG_BOTS']) {
+        for (const b of bots.filter((x) => x.sources.size < 9)) {
+          const trs = b.sub?.getTransceivers() ?? [];
+          process.stderr.write(`bot ${b.index}: heard ${[...b.sources].join(',')}; sub ${b.sub?.connectionState} transceivers ${trs.length} (${trs.map((t) => `${t.mid}:${t.currentDirection}:${t.receiver.tracks.length}`).join(' ')})\n`);
+        }
+      }
+      send({ t: 'stats', rtpIn, at: performance.now(), latency: latencies.splice(0), sources: bots.map((b) => b.sources.size), streams: streamsSeen.size });
+      streamsSeen.clear();
     } else if (m.t === 'stop') {
       rate = 0;
       await Promise.allSettled(bots.map((b) => b.close()));

@@ -1,9 +1,12 @@
 /**
  * `npm run bench:sfu -- [--shapes 1x50,10x10,50x50] [--seconds 5] [--bots 2] [--sample 8]
- *   [--payload 1000] [--rates 1x50=100,200:10x10=25,50] [--no-relay] [--relay-only] [--profile DIR]`
+ *   [--payload 1000] [--rates 1x50=100,200:10x10=25,50] [--lastn 9] [--no-relay] [--relay-only]
+ *   [--profile DIR]`
  *
  * For each room shape P×S (P publishers of one video track each, S receive-only participants;
- * publishers also receive each other, as in any room, so a shape forwards P·(P−1) + P·S streams):
+ * publishers also receive each other, as in any room; with last-N (`--lastn`, the server's
+ * meetings.lastN, default 9 as in the product) each participant receives at most N videos, so a
+ * shape forwards P·min(P−1, N) + S·min(P, N) streams):
  * a Parley node in its own process (bench/sfu/server.ts), werift bots in `--bots` processes
  * (bench/sfu/bots.ts), the per-publisher packet rate stepped up until the SFU saturates (it
  * delivers < 90 % of what it should, or uses a whole core). Then the same for a bare UDP relay
@@ -13,6 +16,11 @@
  * /proc/<pid>/stat), packets/s per core (= packets/s ÷ CPU share), CPU per forwarded stream,
  * processing latency inside the server (see server.ts), end-to-end latency publisher → subscriber
  * (payload stamps), the server's event-loop delay, and the load average of the machine.
+ *
+ * Environment: SFU_BENCH_DEBUG=1 prints the set-up progress each second while warming up;
+ * SFU_BENCH_LOG=info the server's log; SFU_BENCH_SERIAL=1 makes each bot worker wait for a
+ * publisher's pc to connect before its next join (by default the 4 workers per bot process join
+ * without waiting).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +40,7 @@ interface Args {
   relay: boolean;
   sfu: boolean;
   profile: string | null;
+  lastN: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -58,6 +67,7 @@ function parseArgs(argv: string[]): Args {
     relay: !argv.includes('--no-relay'),
     sfu: !argv.includes('--relay-only'),
     profile: get('profile') ?? null,
+    lastN: Number(get('lastn') ?? 9),
   };
 }
 
@@ -132,6 +142,7 @@ interface Row {
 
 async function runShape(args: Args, pubs: number, subs: number): Promise<Row[]> {
   const shape = `${pubs}x${subs}`;
+  process.env['SFU_BENCH_LASTN'] = String(args.lastN);
   const server = Child.fork('./server.ts', args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : []);
   const { url, pid } = await server.wait<{ url: string; pid: number }>('ready');
   const n = pubs + subs;
@@ -145,9 +156,13 @@ async function runShape(args: Args, pubs: number, subs: number): Promise<Row[]> 
   tokens.forEach((t, i) => plans[i % bots.length]!.participants.push({ tokens: t, publish: i < pubs, index: i }));
   const t0 = performance.now();
   await Promise.all(bots.map((b, i) => b.ask({ t: 'start', plan: plans[i] }, 'joined', 600_000)));
-  const streams = pubs * (pubs - 1) + pubs * subs;
-  // Warm up at a low rate until the bots receive (nearly) every forwarded stream.
-  const warm = 20;
+  process.stdout.write(`  ${shape}: ${n} participants joined in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  // Last-N: each participant receives the video of at most N others.
+  const streams = pubs * Math.min(pubs - 1, args.lastN) + subs * Math.min(pubs, args.lastN);
+  // Warm up at a low rate until the bots receive (nearly) every forwarded stream: at most the first
+  // step's rate (20 packets/s per publisher in 50×50 is 18000 forwarded/s, more than the server
+  // can do on a shared machine, and a warm-up that saturates never ends).
+  const warm = Math.min(20, ...(args.rates.get(shape) ?? [20]));
   await Promise.all(bots.map((b) => b.ask({ t: 'rate', rate: warm }, 'rate')));
   const deadline = performance.now() + 180_000;
   let before = await Promise.all(bots.map((b) => b.ask<{ rtpIn: number }>('stats', 'stats')));
@@ -157,6 +172,10 @@ async function runShape(args: Args, pubs: number, subs: number): Promise<Row[]> 
     const got = now.reduce((a, s, i) => a + s.rtpIn - before[i]!.rtpIn, 0);
     before = now;
     if (got >= 0.95 * warm * streams) break;
+    if (process.env['SFU_BENCH_DEBUG']) {
+      const st = await server.ask<{ rtpIn: number; rtpOut: number; loopP99: number; rooms: unknown; setup: unknown }>('stats', 'stats');
+      process.stdout.write(`  ${shape} warming ${((performance.now() - t0) / 1000).toFixed(0)} s: bots got ${got}/s of ${warm * streams}/s; server rtp in ${st.rtpIn} out ${st.rtpOut}, cpu ${cpuSeconds(pid).toFixed(1)} s, loop p99 ${st.loopP99.toFixed(0)} ms; ${JSON.stringify(st.rooms)} ${JSON.stringify(st.setup)}; load ${loadAverage()}\n`);
+    }
     if (performance.now() > deadline) {
       process.stdout.write(`  ${shape}: receiving ${got}/s of ${warm * streams}/s after 180 s; measuring anyway\n`);
       break;
@@ -171,18 +190,20 @@ async function runShape(args: Args, pubs: number, subs: number): Promise<Row[]> 
     await Promise.all(bots.map((b) => b.ask('stats', 'stats')));
     await server.ask('reset', 'reset');
     const s0 = await server.ask<{ rtpOut: number }>('stats', 'stats');
-    const b0 = await Promise.all(bots.map((b) => b.ask<{ rtpIn: number }>('stats', 'stats')));
+    const b0 = await Promise.all(bots.map((b) => b.ask<{ rtpIn: number; at: number }>('stats', 'stats')));
     const c0 = cpuSeconds(pid);
     const w0 = performance.now();
     await sleep(args.seconds * 1000);
     const c1 = cpuSeconds(pid);
     const w1 = performance.now();
     const s1 = await server.ask<{ rtpOut: number; latency: number[]; loopP99: number }>('stats', 'stats');
-    const b1 = await Promise.all(bots.map((b) => b.ask<{ rtpIn: number; latency: number[] }>('stats', 'stats')));
+    const b1 = await Promise.all(bots.map((b) => b.ask<{ rtpIn: number; at: number; latency: number[] }>('stats', 'stats')));
     const secs = (w1 - w0) / 1000;
     const cpu = (c1 - c0) / secs;
     const forwarded = (s1.rtpOut - s0.rtpOut) / secs;
-    const delivered = b1.reduce((a, b, i) => a + b.rtpIn - b0[i]!.rtpIn, 0) / secs;
+    // Each bot's count over its own clock: a busy bot answers 'stats' late, and the server's window
+    // would then stretch or shrink its count (delivered above forwarded at saturation).
+    const delivered = b1.reduce((a, b, i) => a + (b.rtpIn - b0[i]!.rtpIn) / Math.max(0.001, (b.at - b0[i]!.at) / 1000), 0);
     const inLat = summarize(s1.latency);
     const e2e = summarize(b1.flatMap((b) => b.latency));
     const row: Row = {
@@ -204,6 +225,13 @@ async function runShape(args: Args, pubs: number, subs: number): Promise<Row[]> 
     };
     rows.push(row);
     process.stdout.write(`  ${shape} @ ${rate} pps/publisher: ${JSON.stringify(row)}\n`);
+    if (process.env['SFU_BENCH_DEBUG']) {
+      const st = await server.ask<{ rooms: unknown; setup: unknown; stalls: { n: number; wallMs: number; cpuMs: number; maxMs: number; gcMs: number; gcMaxMs: number } }>('stats', 'stats');
+      const heard = b1.map((b) => (b as unknown as { sources: number[] }).sources);
+      const flowing = b1.reduce((a, b) => a + ((b as unknown as { streams: number }).streams ?? 0), 0);
+      const { n, wallMs, cpuMs, maxMs, gcMs, gcMaxMs } = st.stalls;
+      process.stdout.write(`  ${shape} after the step: ${JSON.stringify(st.rooms)} ${JSON.stringify(st.setup)}; streams that delivered packets to the bots in the window: ${flowing} of ${streams}; publishers heard per bot participant (sampled packets, since the start): min ${Math.min(...heard.flat())} max ${Math.max(...heard.flat())}; event-loop stalls > 200 ms: ${n}, ${wallMs.toFixed(0)} ms wall, max ${maxMs.toFixed(0)} ms, server CPU during them ${cpuMs.toFixed(0)} ms; GC ${gcMs.toFixed(0)} ms, longest pause ${gcMaxMs.toFixed(0)} ms\n`);
+    }
     if (delivered < 0.9 * row.offered || cpu > 0.95) break; // saturated
   }
   await Promise.all(bots.map((b) => b.ask({ t: 'stop' }, 'never', 5000).catch(() => {})));

@@ -18,7 +18,7 @@ import dgram from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { ParleyNode } from '../../packages/server/src/node.ts';
 import { loopbackOnly } from '../../packages/server/src/rtc/MeetingOptions.ts';
@@ -67,15 +67,43 @@ proto.send = function (this: dgram.Socket, ...args: unknown[]): void {
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 
+/**
+ * Stalls: a 10 ms timer that fires more than 200 ms late. The process's CPU time over the late
+ * interval tells the two causes apart: close to the wall time, the event loop was busy (our work,
+ * GC); far below it, the process was not scheduled (a loaded machine). GC pauses are summed beside.
+ */
+const stalls = { n: 0, wallMs: 0, cpuMs: 0, maxMs: 0, gcMs: 0, gcMaxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    stalls.gcMs += e.duration;
+    stalls.gcMaxMs = Math.max(stalls.gcMaxMs, e.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
+let tickAt = performance.now();
+let tickCpu = process.cpuUsage();
+setInterval(() => {
+  const now = performance.now();
+  const cpu = process.cpuUsage();
+  const wall = now - tickAt;
+  if (wall > 210) {
+    stalls.n += 1;
+    stalls.wallMs += wall;
+    stalls.cpuMs += (cpu.user - tickCpu.user + cpu.system - tickCpu.system) / 1000;
+    stalls.maxMs = Math.max(stalls.maxMs, wall);
+  }
+  tickAt = now;
+  tickCpu = cpu;
+}, 10).unref();
+
 const node = await ParleyNode.start(
   {
     port: 0,
     host: '127.0.0.1',
     tokenSecret: 'bench-secret',
     dataDir: mkdtempSync(join(tmpdir(), 'parley-sfu-bench-')),
-    meetings: { hostAddresses: ['127.0.0.1'], iceInterfaces: { udp4: '127.0.0.1' }, candidatePairFilter: loopbackOnly, ipv6: false, maxParticipants: 1000, disconnectGraceMs: 60_000 },
+    meetings: { hostAddresses: ['127.0.0.1'], iceInterfaces: { udp4: '127.0.0.1' }, candidatePairFilter: loopbackOnly, ipv6: false, maxParticipants: 1000, disconnectGraceMs: 60_000, lastN: Number(process.env['SFU_BENCH_LASTN'] ?? 9) },
   },
-  { logger: pino({ level: 'warn' }) },
+  { logger: pino({ level: process.env['SFU_BENCH_LOG'] ?? 'warn' }) },
 );
 
 process.on('message', (m: unknown) => {
@@ -83,6 +111,7 @@ process.on('message', (m: unknown) => {
     nSamples = 0;
     seen = 0;
     loop.reset();
+    Object.assign(stalls, { n: 0, wallMs: 0, cpuMs: 0, maxMs: 0, gcMs: 0, gcMaxMs: 0 });
     process.send?.({ t: 'reset' });
   } else if (m === 'stats') {
     process.send?.({
@@ -92,7 +121,34 @@ process.on('message', (m: unknown) => {
       latency: Array.from(samples.subarray(0, nSamples)),
       loopP50: loop.percentile(50) / 1e6,
       loopP99: loop.percentile(99) / 1e6,
+      stalls: { ...stalls },
       rooms: node.meetings?.rooms.stats(),
+      // Set-up progress (SFU_BENCH_DEBUG): subscribing pcs connected, DownTracks bound and started.
+      setup: (() => {
+        let connected = 0;
+        let forwarded = 0;
+        let started = 0;
+        /** Subscribing pcs by ICE state / DTLS state, to tell a slow ICE from a slow handshake. */
+        const subStates: Record<string, number> = {};
+        for (const r of node.meetings?.rooms.list() ?? []) {
+          for (const p of r.participants()) {
+            if (p.subscriber.peer.connected) connected += 1;
+            const pc = p.subscriber.peer.pc;
+            const key = `${pc.iceConnectionState}/${pc.dtlsTransports.map((d) => d.state).join(',')}`;
+            subStates[key] = (subStates[key] ?? 0) + 1;
+            if (process.env['SFU_BENCH_DEBUG_ICE'] && key.endsWith('/new') && !key.startsWith('new')) {
+              const conn = (pc.iceTransports[0] as unknown as { connection: { checkList: { state: number; localCandidate: { host: string; port: number; type: string; transport: string }; remoteCandidate: { host: string; port: number; type: string; transport: string } }[]; remoteCandidatesEnd: boolean; checkListDone: boolean } }).connection;
+              const c2 = conn as unknown as { state: string; nominated?: unknown; remoteCandidates: unknown[]; localCandidatesEnd: boolean; localCandidatesStart: boolean; iceControlling: boolean; remoteUsername?: string };
+              process.stderr.write(`ice ${key}: transports ${pc.iceTransports.length} conn ${c2.state} nominated ${!!c2.nominated} remote ${c2.remoteCandidates.length} localEnd ${c2.localCandidatesEnd} localStart ${c2.localCandidatesStart} controlling ${c2.iceControlling} remoteUser ${!!c2.remoteUsername} end ${conn.remoteCandidatesEnd} done ${conn.checkListDone} ${conn.checkList.map((c) => `${c.localCandidate.transport} ${c.localCandidate.host}:${c.localCandidate.port} ${c.localCandidate.type} -> ${c.remoteCandidate.host}:${c.remoteCandidate.port} ${c.remoteCandidate.type} state ${c.state}`).join(' | ')}\n`);
+            }
+            for (const d of p.subscriber.downTracks()) {
+              if (d.forwarded) forwarded += 1;
+              if (d.isStarted) started += 1;
+            }
+          }
+        }
+        return { subConnected: connected, forwarded, started, subStates };
+      })(),
     });
   }
 });

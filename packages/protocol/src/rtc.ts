@@ -55,6 +55,15 @@ export const RtcCommandSchemas = {
     muted: Type.Boolean(),
     track: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   }),
+  /**
+   * The size (device pixels) at which this subscriber shows a remote video track: the SFU forwards
+   * the simulcast layer that fits it (and the subscriber's bandwidth). 0×0 hides the tile: no video.
+   */
+  'rtc.layer': command('rtc.layer', {
+    track: Type.String({ minLength: 1, maxLength: 64 }),
+    width: Type.Integer({ minimum: 0, maximum: 16384 }),
+    height: Type.Integer({ minimum: 0, maximum: 16384 }),
+  }),
   /** A signed, expiring meeting link for a conversation (members only). */
   'rtc.link': command('rtc.link', { conv: ConvId, ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 24 * 3600 })) }),
   /** Ring the other members of a conversation; the call's room is the conversation. */
@@ -107,9 +116,19 @@ export interface RtcParticipantInfo {
 /** Server -> client signaling for the session's room. */
 export type RtcEvent =
   /** First frame after `rtc.join`: who I am in the room, who is there, the ICE servers to use. */
-  | { ev: 'joined'; participant: string; participants: RtcParticipantInfo[]; iceServers: IceServerInfo[] }
-  | { ev: 'participant-joined'; participant: RtcParticipantInfo }
-  | { ev: 'participant-left'; participant: string }
+  | { ev: 'joined'; participant: string; participants: RtcParticipantInfo[]; iceServers: IceServerInfo[]; /** Publish cameras as simulcast layers (the SFU picks one per subscriber). */ simulcast?: boolean }
+  /**
+   * Joins and leaves since the last such frame, batched (at most one per `presenceBatchMs`), so a
+   * thousand joins make no N² storm. A participant who came and went within one batch is in neither.
+   */
+  | { ev: 'participants-changed'; joined: RtcParticipantInfo[]; left: string[] }
+  /** The dominant speaker changed (RFC 6464 audio levels, smoothed); `speakers`: recent speakers, most recent first. */
+  | { ev: 'speaker'; participant: string; speakers: string[] }
+  /**
+   * To a publisher: which simulcast layers (by rid) of its video track someone needs. The client
+   * sets `encodings[i].active` to match, so layers nobody watches are not encoded or sent.
+   */
+  | { ev: 'layers'; track: string; active: Record<string, boolean> }
   | { ev: 'track-published'; track: RtcTrackInfo }
   | { ev: 'track-unpublished'; participant: string; track: string }
   | { ev: 'track-muted'; participant: string; track: string; muted: boolean }
@@ -148,6 +167,7 @@ export interface RtcResults {
   'rtc.answer': Record<string, never>;
   'rtc.ice': Record<string, never>;
   'rtc.mute': { tracks: string[] };
+  'rtc.layer': Record<string, never>;
   'rtc.link': { token: string; conv: ConversationId; expiresAt: number };
   'call.start': { call: string; conv: ConversationId; room: string; state: CallState };
   'call.accept': { call: string; room: string };

@@ -16,6 +16,9 @@ export interface MeetingStats {
   users: Record<string, RemoteStats>;
   /** Selected candidate pairs of the pcs, "local -> remote" addresses. */
   pairs: string[];
+  /** The session's state, and what its recovery did if anything (MeetingSession.recoveryLog). */
+  state?: string;
+  recovery?: string[];
 }
 
 export async function meetingStats(page: Page): Promise<MeetingStats> {
@@ -24,6 +27,8 @@ export async function meetingStats(page: Page): Promise<MeetingStats> {
     const out: MeetingStats = { users: {}, pairs: [] };
     const m = window.__parleyMeeting;
     if (!m) return out;
+    out.state = m.state;
+    if (m.recoveryLog.length > 0) out.recovery = [...m.recoveryLog];
     for (const pc of [m.pub, m.sub]) {
       if (!pc) continue;
       const byId = new Map<string, Record<string, unknown>>();

@@ -29,6 +29,17 @@ export class Ledger {
     return { room: this.count('room'), participant: this.count('participant'), pc: this.count('pc'), track: this.count('track'), downtrack: this.count('downtrack'), timer: this.count('timer') };
   }
 
+  /** A repeating timer counted as a resource until cancelled. */
+  interval(fn: () => void, ms: number): () => void {
+    const release = this.open('timer');
+    const t = setInterval(fn, ms);
+    t.unref();
+    return () => {
+      clearInterval(t);
+      release();
+    };
+  }
+
   /** A one-shot timer counted as a resource until it fires or is cancelled. */
   timeout(fn: () => void, ms: number): () => void {
     const release = this.open('timer');

@@ -9,7 +9,7 @@ import { Emitter } from './Emitter.ts';
 import type { Release } from './Ledger.ts';
 import { Publisher } from './Publisher.ts';
 import type { PublishedTrack } from './PublishedTrack.ts';
-import type { Identity, MediaKind, ParticipantEvents, ParticipantId, RoomId, RtcContext, SignalChannel } from './RoomTypes.ts';
+import type { Identity, MediaKind, ParticipantEvents, ParticipantId, RoomId, RtcContext, SignalChannel, TrackId } from './RoomTypes.ts';
 import { Subscriber } from './Subscriber.ts';
 
 export class Participant extends Emitter<ParticipantEvents> {
@@ -63,6 +63,7 @@ export class Participant extends Emitter<ParticipantEvents> {
     pub.on('failed', (reason) => this.close(reason));
     pub.on('track', (track) => {
       track.on('muted', () => this.emit('trackmuted', track));
+      track.on('layers', (active) => this.send({ ev: 'layers', track: track.id, active }));
       track.on('close', () => {
         if (!this._closed) this.emit('trackunpublished', track);
       });
@@ -99,6 +100,13 @@ export class Participant extends Emitter<ParticipantEvents> {
     const tracks = this.tracks().filter((t) => t.kind === kind && (trackId === undefined || t.id === trackId));
     if (trackId !== undefined && tracks.length === 0) throw new ParleyError('NOT_FOUND', 'no such track');
     return tracks.filter((t) => t.setMuted(muted)).map((t) => t.id);
+  }
+
+  /** The client shows `track` at width×height device pixels (0×0: hidden). */
+  layer(track: string, width: number, height: number): void {
+    this.alive();
+    this.subscriber.setTile(track as TrackId, { width, height });
+    this.emit('tiles');
   }
 
   private alive(): void {

@@ -6,9 +6,12 @@
  */
 import { ParleyError, type IceCandidateInfo } from '@parley/protocol';
 import { RTCPeerConnection } from 'werift';
+import { guardDtlsClient } from './dtlsGuard.ts';
 import type { Release } from './Ledger.ts';
 import { peerConfig } from './MeetingOptions.ts';
 import type { RtcContext } from './RoomTypes.ts';
+
+guardDtlsClient();
 
 export class Peer {
   readonly pc: RTCPeerConnection;
@@ -52,10 +55,23 @@ export class Peer {
       this.clearGrace();
       this.onConnected();
     } else if (state === 'failed') {
+      const pc = this.pc as unknown as { iceConnectionState?: string; dtlsTransports?: { state?: string }[] };
+      this.ctx.log.info({ ice: pc.iceConnectionState, dtls: pc.dtlsTransports?.map((d) => d.state), everConnected: this.everConnected }, 'peer connection failed');
       this.onFailed('peer connection failed');
     } else if (state === 'disconnected') {
       this.startGrace('peer connection lost');
     }
+  }
+
+  /**
+   * Before answering an offer: every transport whose role is not settled yet becomes the DTLS server,
+   * so the answer says `a=setup:passive` and the client (which offered actpass) starts the handshake.
+   * The server side is the more robust one under load: it retransmits nothing before the client's
+   * first flight, and a repeated client flight only makes it resend its last one. A transport already
+   * running keeps its role.
+   */
+  takeDtlsServerRole(): void {
+    for (const t of this.pc.dtlsTransports) if (t.role === 'auto' && t.state === 'new') t.role = 'server';
   }
 
   /** Called once a description is applied: the pc must connect within the grace period. */

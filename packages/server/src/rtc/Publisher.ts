@@ -3,9 +3,17 @@
  * client sends on becomes a PublishedTrack (announced at once, before its media flows); an m-line
  * that stops sending in a later offer unpublishes its track.
  *
- * Simulcast (issue 7): werift gives one MediaStreamTrack per layer on the transceiver, without an
- * SSRC until its first packet. For now the first layer that delivers is the one forwarded; layer
- * choice per subscriber belongs in the forwarder.
+ * Simulcast: werift's pc.onTrack fires for the first layer only; the transceiver's `onTrack` and
+ * `receiver.tracks` give one MediaStreamTrack per layer (rid), without an SSRC until its first
+ * packet. Every layer's packets go to the PublishedTrack tagged with their rid; each subscriber's
+ * DownTrack picks one. With `simulcast: false` only the first layer that delivers is forwarded.
+ *
+ * Congestion feedback: the publisher (Chromium) raises its send rate, and turns on its upper
+ * layers, only as far as its own estimate allows, which it makes from the transport-cc feedback
+ * the SFU sends. A TwccResponder per pc answers every 50 ms for all video packets.
+ *
+ * DTLS: the answer says `a=setup:passive` (Peer.takeDtlsServerRole): the client starts the
+ * handshake and the SFU is the DTLS server, the side that copes with slow, retransmitted flights.
  */
 import { randomBytes } from 'node:crypto';
 import { ParleyError, type IceCandidateInfo, type TrackSource } from '@parley/protocol';
@@ -14,14 +22,18 @@ import { Emitter } from './Emitter.ts';
 import { Peer, checkSdp, sdpError } from './Peer.ts';
 import { PublishedTrack } from './PublishedTrack.ts';
 import type { ParticipantId, PublisherEvents, RtcContext, TrackId } from './RoomTypes.ts';
+import { audioLevelFromParsed } from './speaker/AudioLevel.ts';
+import { TwccResponder } from './simulcast/twcc.ts';
 
 interface Inbound {
   transceiver: RTCRtpTransceiver;
   track: PublishedTrack;
-  /** The layer being forwarded (the first one that delivered). */
+  /** Without simulcast: the one layer forwarded (the first that delivered). */
   layer: MediaStreamTrack | null;
   subs: { unSubscribe(): void }[];
 }
+
+const TWCC_INTERVAL_MS = 50;
 
 export class Publisher extends Emitter<PublisherEvents> {
   readonly peer: Peer;
@@ -38,8 +50,34 @@ export class Publisher extends Emitter<PublisherEvents> {
     this.peer = new Peer(
       ctx,
       (c) => this.emit('ice', c),
-      (reason) => this.emit('failed', reason),
+      (reason) => this.emit('failed', `publishing ${reason}`),
     );
+    this.cancelTwcc = ctx.ledger.interval(() => this.sendTwcc(), TWCC_INTERVAL_MS);
+  }
+
+  private readonly twcc = new TwccResponder();
+  private readonly cancelTwcc: () => void;
+  private twccMediaSsrc = 0;
+
+  /** werift's receiver calls `receiverTWCC.handleTWCC(seq)` for each packet once one is set. */
+  private installTwcc(tr: RTCRtpTransceiver): void {
+    if (tr.kind !== 'video') return;
+    const shim = {
+      twccRunning: false,
+      handleTWCC: (seq: number | undefined) => {
+        if (typeof seq === 'number') this.twcc.received(seq, performance.now() * 1000);
+      },
+    };
+    (tr.receiver as unknown as { receiverTWCC: unknown }).receiverTWCC = shim;
+  }
+
+  private sendTwcc(): void {
+    if (this._closed || this.twcc.pending === 0) return;
+    const video = this.peer.pc.getTransceivers().find((t) => t.kind === 'video');
+    if (!video) return;
+    const buf = this.twcc.build(video.receiver.rtcpSsrc, this.twccMediaSsrc);
+    if (!buf) return;
+    void video.receiver.dtlsTransport?.sendRtcp([{ serialize: () => buf } as never]).catch(() => {});
   }
 
   get closed(): boolean {
@@ -66,6 +104,7 @@ export class Publisher extends Emitter<PublisherEvents> {
     } catch (err) {
       throw sdpError(err);
     }
+    this.peer.takeDtlsServerRole();
     let answer: string;
     try {
       const desc = await pc.createAnswer();
@@ -90,6 +129,8 @@ export class Publisher extends Emitter<PublisherEvents> {
       if (dir !== 'recvonly' && dir !== 'sendrecv') continue;
       live.add(mid);
       if (!this.inbound.has(mid)) this.adopt(tr, mid, sources.get(mid));
+      // A renegotiation makes werift drop the receiver's TWCC state: ours goes back in.
+      this.installTwcc(tr);
     }
     for (const [mid, i] of [...this.inbound]) if (!live.has(mid)) this.drop(mid, i);
   }
@@ -107,23 +148,29 @@ export class Publisher extends Emitter<PublisherEvents> {
         clockRate: kind === 'audio' ? 48000 : 90000,
       },
       {
-        requestKeyframe: () => {
-          const ssrc = inbound.layer?.ssrc;
-          if (ssrc === undefined || this._closed) return false;
+        requestKeyframe: (ssrc) => {
+          if (this._closed) return false;
           void tr.receiver.sendRtcpPLI(ssrc).catch(() => {});
           return true;
         },
       },
     );
+    const simulcast = this.ctx.options.simulcast;
+    const published = inbound.track;
     const seen = new Set<MediaStreamTrack>();
     const listen = (t: MediaStreamTrack) => {
       if (seen.has(t)) return;
       seen.add(t);
       inbound.subs.push(
-        t.onReceiveRtp.subscribe((packet) => {
-          // Forward one layer only; the first to deliver wins (see the header comment).
+        t.onReceiveRtp.subscribe((packet, extensions) => {
+          if (kind === 'audio') {
+            const level = audioLevelFromParsed(extensions as Record<string, unknown> | undefined);
+            if (level) published.level(level.level);
+          } else this.twccMediaSsrc = packet.header.ssrc;
+          if (simulcast) return published.forward(packet, t.rid ?? '');
+          // One layer only; the first to deliver wins.
           if (inbound.layer === null) inbound.layer = t;
-          if (inbound.layer === t) inbound.track.forward(packet);
+          if (inbound.layer === t) published.forward(packet, t.rid ?? '');
         }),
       );
     };
@@ -147,6 +194,7 @@ export class Publisher extends Emitter<PublisherEvents> {
   close(): void {
     if (this._closed) return;
     this._closed = true;
+    this.cancelTwcc();
     for (const [mid, i] of [...this.inbound]) this.drop(mid, i);
     this.peer.close();
     this.emit('close');

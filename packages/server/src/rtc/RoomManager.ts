@@ -26,6 +26,11 @@ export class RoomManager extends Emitter<RoomManagerEvents> {
     return this.rooms.get(id);
   }
 
+  /** The open rooms (for tests and metrics). */
+  list(): Room[] {
+    return [...this.rooms.values()];
+  }
+
   join(id: RoomId, identity: Identity, channel: SignalChannel): Participant {
     if (this._closed) throw new Error('room manager closed');
     let room = this.rooms.get(id);

@@ -48,8 +48,8 @@ export interface Identity {
 
 /** What a PublishedTrack needs from the peer connection it arrives on. */
 export interface Upstream {
-  /** Ask the publisher for a keyframe (PLI); false when it cannot be sent yet (no SSRC known). */
-  requestKeyframe(): boolean;
+  /** Ask the publisher for a keyframe (PLI) on the layer with this SSRC; false when it cannot be sent. */
+  requestKeyframe(ssrc: number): boolean;
 }
 
 export interface PublishedTrackInfo {
@@ -76,6 +76,8 @@ export interface ParticipantEvents {
   trackpublished: [PublishedTrack];
   trackunpublished: [PublishedTrack];
   trackmuted: [PublishedTrack];
+  /** The client changed the size of a tile it shows (`rtc.layer`). */
+  tiles: [];
   close: [reason: string];
 }
 
@@ -96,9 +98,13 @@ export interface SubscriberEvents {
 
 export interface PublishedTrackEvents {
   muted: [boolean];
+  /** Which simulcast layers (by rid) someone needs now; the publisher should send only those. */
+  layers: [active: Record<string, boolean>];
   close: [];
 }
 
 export interface DownTrackEvents {
+  /** Last-N switched it on or off (the Subscriber binds it to an m-line slot or frees the slot). */
+  forwarded: [on: boolean];
   close: [];
 }

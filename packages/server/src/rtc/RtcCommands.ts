@@ -58,6 +58,9 @@ export class RtcCommands implements MeetingCommands {
         return {};
       case 'rtc.mute':
         return { tracks: this.participant(links).mute(cmd.kind, cmd.muted, cmd.track) };
+      case 'rtc.layer':
+        this.participant(links).layer(cmd.track, cmd.width, cmd.height);
+        return {};
       case 'rtc.link': {
         const conv = cmd.conv as ConversationId;
         await this.d.conversations.requireMember(conv, p.user);

@@ -2,13 +2,14 @@
  * A meeting bot for tests: a real Parley WebSocket session plus two werift peer connections on
  * loopback, publishing synthetic Opus-like and VP8-like RTP and recording what it receives.
  */
-import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, useOPUS, useVP8, type RTCPeerConnectionConfig, type RTCRtpTransceiver } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, useAudioLevelIndication, useOPUS, useSdesMid, useVP8, type RTCIceCandidate, type RTCPeerConnectionConfig, type RTCRtpTransceiver } from 'werift';
 import type { Results, RtcFrame, Tokens } from '@parley/protocol';
 import { TestClient } from '../helpers/clients.ts';
 import { connectWs } from '../helpers/ws-link.ts';
 
 export const loopbackPeer: RTCPeerConnectionConfig = {
   codecs: { audio: [useOPUS()], video: [useVP8()] },
+  headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] },
   iceServers: [],
   bundlePolicy: 'max-bundle',
   iceUseIpv6: false,
@@ -39,11 +40,20 @@ export class Bot {
   readonly pubTransceivers: RTCRtpTransceiver[] = [];
   plis = 0;
   closed = false;
+  /** RFC 6464 level of the audio this bot sends: 0 loudest … 127 silence. */
+  level = 127;
   private pumps: NodeJS.Timeout[] = [];
-  /** Distinct payload tag per bot, so a receiver can tell whose media it got. */
+  /** rtc frames are handled one after another, in the order they arrived. */
+  private inbox: Promise<void> = Promise.resolve();
+  /**
+   * `tag`: distinct payload tag per bot, so a receiver can tell whose media it got. `rewrite`: applied
+   * to every SDP and ICE candidate this bot sends or receives (e.g. HandshakeProxy.rewrite, to put a
+   * proxy on its paths).
+   */
   constructor(
     readonly tokens: Tokens,
     readonly tag: number,
+    private readonly rewrite: (sdpOrCandidate: string) => Promise<string> = (s) => Promise.resolve(s),
   ) {}
 
   async connect(url: string): Promise<this> {
@@ -51,9 +61,12 @@ export class Bot {
     await this.client.welcome();
     this.client.link.onFrame((f) => {
       if (f.t === 'rtc') {
-        void this.onRtc(f).catch((err: unknown) => {
-          if (!this.closed) console.error('bot rtc error', err);
-        });
+        this.inbox = this.inbox
+          .then(() => this.onRtc(f))
+          .catch((err: unknown) => {
+            // NOT_FOUND: the participant left (or was closed) while a frame was being handled.
+            if (!this.closed && (err as { code?: string }).code !== 'NOT_FOUND') console.error('bot rtc error', err);
+          });
       }
     });
     return this;
@@ -74,21 +87,21 @@ export class Bot {
     if (f.ev === 'offer') {
       for (const [mid, track] of Object.entries(f.mids)) this.mids.set(mid, track);
       const sub = this.ensureSub();
-      await sub.setRemoteDescription({ type: 'offer', sdp: f.sdp });
+      await sub.setRemoteDescription({ type: 'offer', sdp: await this.rewrite(f.sdp) });
+      if (this.subDtlsServer) for (const t of sub.dtlsTransports) if (t.role === 'auto' && t.state === 'new') t.role = 'server';
       await sub.setLocalDescription(await sub.createAnswer());
-      await this.client.request({ t: 'rtc.answer', pc: 'sub', sdp: sub.localDescription!.sdp });
+      await this.client.request({ t: 'rtc.answer', pc: 'sub', sdp: await this.rewrite(sub.localDescription!.sdp) });
     } else if (f.ev === 'ice' && f.candidate) {
       const pc = f.pc === 'pub' ? this.pub : this.sub;
-      await pc?.addIceCandidate({ candidate: f.candidate.candidate, sdpMid: f.candidate.sdpMid ?? undefined, sdpMLineIndex: f.candidate.sdpMLineIndex ?? undefined });
+      const candidate = await this.rewrite(f.candidate.candidate);
+      await pc?.addIceCandidate({ candidate, sdpMid: f.candidate.sdpMid ?? undefined, sdpMLineIndex: f.candidate.sdpMLineIndex ?? undefined });
     }
   }
 
   private ensureSub(): RTCPeerConnection {
     if (this.sub) return this.sub;
     const sub = new RTCPeerConnection(loopbackPeer);
-    sub.onIceCandidate.subscribe((c) => {
-      if (c) this.client.link.send({ t: 'rtc.ice', pc: 'sub', candidate: { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null } });
-    });
+    sub.onIceCandidate.subscribe((c) => this.sendIce('sub', c));
     sub.onRemoteTransceiverAdded.subscribe((tr) => {
       tr.onTrack.subscribe((track) => {
         track.onReceiveRtp.subscribe((p) => {
@@ -106,29 +119,43 @@ export class Bot {
     return sub;
   }
 
-  /** Publish one audio and one video track (source mic / camera, or screen for a second video). */
-  async publish(extraScreen = false): Promise<void> {
+  /** Publish one audio and one video track (source mic / camera, or screen for a second video); `kinds` to publish fewer. */
+  async publish(extraScreen = false, kinds: readonly ('audio' | 'video')[] = ['audio', 'video']): Promise<void> {
     const pub = new RTCPeerConnection(loopbackPeer);
     this.pub = pub;
-    pub.onIceCandidate.subscribe((c) => {
-      if (c) this.client.link.send({ t: 'rtc.ice', pc: 'pub', candidate: { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null } });
-    });
-    const a = pub.addTransceiver(this.tracks.audio, { direction: 'sendonly' });
-    const v = pub.addTransceiver(this.tracks.video, { direction: 'sendonly' });
-    this.pubTransceivers.push(a, v);
-    for (const tr of [a, v]) tr.sender.onPictureLossIndication.subscribe(() => (this.plis += 1));
+    pub.onIceCandidate.subscribe((c) => this.sendIce('pub', c));
+    const a = kinds.includes('audio') ? pub.addTransceiver(this.tracks.audio, { direction: 'sendonly' }) : null;
+    const v = kinds.includes('video') ? pub.addTransceiver(this.tracks.video, { direction: 'sendonly' }) : null;
+    for (const tr of [a, v]) if (tr) this.pubTransceivers.push(tr);
+    for (const tr of [a, v]) tr?.sender.onPictureLossIndication.subscribe(() => (this.plis += 1));
     const offer = await pub.createOffer();
     await pub.setLocalDescription(offer);
     const tracks = [
-      { mid: a.mid ?? '0', source: 'mic' as const },
-      { mid: v.mid ?? '1', source: extraScreen ? ('screen' as const) : ('camera' as const) },
+      ...(a ? [{ mid: a.mid ?? '0', source: 'mic' as const }] : []),
+      ...(v ? [{ mid: v.mid ?? '1', source: extraScreen ? ('screen' as const) : ('camera' as const) }] : []),
     ];
-    const res = await this.client.request<Results['rtc.offer']>({ t: 'rtc.offer', pc: 'pub', sdp: pub.localDescription!.sdp, tracks });
-    await pub.setRemoteDescription({ type: 'answer', sdp: res.sdp });
+    const res = await this.client.request<Results['rtc.offer']>({ t: 'rtc.offer', pc: 'pub', sdp: await this.rewrite(pub.localDescription!.sdp), tracks });
+    /** The SFU's answer as it came, before any rewrite. */
+    this.pubAnswer = res.sdp;
+    await pub.setRemoteDescription({ type: 'answer', sdp: await this.rewrite(res.sdp) });
+  }
+
+  /** Answer the SFU's offers with a=setup:passive: this bot is the DTLS server, the SFU the client. */
+  subDtlsServer = false;
+
+  /** The SFU's last answer for the publishing pc. */
+  pubAnswer = '';
+
+  private sendIce(pc: 'pub' | 'sub', c: RTCIceCandidate | undefined): void {
+    if (!c) return;
+    const { sdpMid, sdpMLineIndex } = c;
+    void this.rewrite(c.candidate).then((candidate) => {
+      if (!this.closed) this.client.link.send({ t: 'rtc.ice', pc, candidate: { candidate, sdpMid: sdpMid ?? null, sdpMLineIndex: sdpMLineIndex ?? null } });
+    });
   }
 
   /** Send RTP on both tracks: audio every 20 ms, video every 33 ms. Payload byte 0 = tag, byte 1 = kind. */
-  startMedia(): void {
+  startMedia(videoMs = 33): void {
     let aSeq = 1000;
     let aTs = 0;
     let vSeq = 50000;
@@ -136,13 +163,23 @@ export class Bot {
     const tag = this.tag;
     this.pumps.push(
       setInterval(() => {
-        this.tracks.audio.writeRtp(new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: aSeq++ & 0xffff, timestamp: (aTs += 960) >>> 0, ssrc: 0x1000 + tag, marker: false }), Buffer.from([tag, 0xaa, 0xfc, 0xff, 0xfe])));
+        // The audio level goes in the RFC 6464 extension under the id negotiated for it.
+        const levelId = this.audioLevelId();
+        const extensions = levelId === null ? [] : [{ id: levelId, payload: Buffer.from([(this.level < 127 ? 0x80 : 0) | this.level]) }];
+        const header = new RtpHeader({ payloadType: 111, sequenceNumber: aSeq++ & 0xffff, timestamp: (aTs += 960) >>> 0, ssrc: 0x1000 + tag, marker: false, extension: extensions.length > 0, extensions });
+        this.tracks.audio.writeRtp(new RtpPacket(header, Buffer.from([tag, 0xaa, 0xfc, 0xff, 0xfe])));
       }, 20),
       setInterval(() => {
         // A VP8 payload descriptor (S=1, PID 0) and a keyframe-looking header.
         this.tracks.video.writeRtp(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: vSeq++ & 0xffff, timestamp: (vTs += 3000) >>> 0, ssrc: 0x2000 + tag, marker: true }), Buffer.from([0x10, 0x00, 0x9d, 0x01, 0x2a, tag, 0xbb])));
-      }, 33),
+      }, videoMs),
     );
+  }
+
+  private audioLevelId(): number | null {
+    const tr = this.pubTransceivers.find((t) => t.kind === 'audio');
+    const exts = (tr?.sender as unknown as { headerExtensions?: { id: number; uri: string }[] } | undefined)?.headerExtensions ?? [];
+    return exts.find((e) => e.uri === 'urn:ietf:params:rtp-hdrext:ssrc-audio-level')?.id ?? null;
   }
 
   stopMedia(): void {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Results, RtcFrame } from '@parley/protocol';
 import { loopbackOnly } from '../../src/rtc/MeetingOptions.ts';
+import { verifyTurnCredentials } from '../../src/rtc/turn.ts';
 import { register, startServer, type TestServer } from '../helpers/server.ts';
 import { Bot, gaps, until } from './bot.ts';
 
@@ -22,7 +23,9 @@ describe('meetings: SFU over loopback', () => {
   const stats = () => server.node.meetings!.rooms.stats();
 
   before(async () => {
-    server = await startServer({ meetings: { hostAddresses: ['127.0.0.1'], candidatePairFilter: loopbackOnly, ipv6: false, iceServers: [{ urls: 'stun:stun.example.org:3478' }] } });
+    server = await startServer({
+      meetings: { hostAddresses: ['127.0.0.1'], candidatePairFilter: loopbackOnly, ipv6: false, iceServers: [{ urls: 'stun:stun.example.org:3478' }], turn: { urls: ['turn:127.0.0.1:3478'], secret: 'turn-secret', ttlSeconds: 3600 } },
+    });
     const tokens = await Promise.all([register(server.url, 'ann'), register(server.url, 'bob'), register(server.url, 'cat')]);
     bots = await Promise.all(tokens.map((t, i) => new Bot(t, i + 1).connect(server.url)));
     const [a] = bots;
@@ -41,8 +44,18 @@ describe('meetings: SFU over loopback', () => {
       b.startMedia();
     }
     const joined = bots[2]!.rtcFrames('joined')[0] as Extract<RtcFrame, { ev: 'joined' }>;
-    assert.equal(joined.participants.length, 2, 'the third joiner sees the first two');
-    assert.deepEqual(joined.iceServers, [{ urls: 'stun:stun.example.org:3478' }]);
+    // The snapshot names those already announced; a join still in the current batch arrives in the
+    // next participants-changed frame. Together: the first two, each once.
+    const known = () => [...joined.participants.map((p) => p.id), ...(bots[2]!.rtcFrames('participants-changed') as Extract<RtcFrame, { ev: 'participants-changed' }>[]).flatMap((f) => f.joined.map((j) => j.id))];
+    await until(() => known().length >= 2, 10_000, 'the third joiner knows the first two');
+    assert.deepEqual(new Set(known()), new Set([bots[0]!.participant, bots[1]!.participant]), 'the third joiner sees the first two');
+    assert.equal(known().length, 2, 'each once');
+    // Its own TURN credentials (TURN REST scheme, for coturn's use-auth-secret), then the static entries.
+    const [turn, stun] = joined.iceServers;
+    assert.deepEqual(turn?.urls, ['turn:127.0.0.1:3478']);
+    assert.ok(turn?.username?.endsWith(`:${bots[2]!.tokens.user}`));
+    assert.ok(verifyTurnCredentials('turn-secret', turn!.username!, turn!.credential!), 'coturn would accept them');
+    assert.deepEqual(stun, { urls: 'stun:stun.example.org:3478' });
     // Each bot gets four streams (2 peers x audio+video) and enough packets on each.
     await until(() => bots.every((b) => b.received.size === 4 && [...b.received.values()].every((r) => r.seqs.length >= 30)), 20_000, 'media from both peers');
     for (const b of bots) {
@@ -109,9 +122,9 @@ describe('meetings: SFU over loopback', () => {
       await assert.rejects(eve.client.request({ t: 'rtc.link', conv }), { code: 'NOT_MEMBER' });
       const joined = await eve.join(link.token);
       assert.equal(joined.room, conv);
-      await b.client.waitFor((f) => f.t === 'rtc' && f.ev === 'participant-joined' && f.participant.id === joined.participant, 3000, 'eve joined');
+      await b.client.waitFor((f) => f.t === 'rtc' && f.ev === 'participants-changed' && f.joined.some((j) => j.id === joined.participant), 3000, 'eve joined');
       await eve.client.request({ t: 'rtc.leave' });
-      await b.client.waitFor((f) => f.t === 'rtc' && f.ev === 'participant-left' && f.participant === joined.participant, 3000, 'eve left');
+      await b.client.waitFor((f) => f.t === 'rtc' && f.ev === 'participants-changed' && f.left.includes(joined.participant), 3000, 'eve left');
     } finally {
       await eve.close();
     }
@@ -123,7 +136,7 @@ describe('meetings: SFU over loopback', () => {
     c.stopMedia();
     c.closed = true;
     c.client.close(); // the page went away: no rtc.leave, its pcs stay open on its side
-    await Promise.all([a, b].map((x) => x.client.waitFor((f) => f.t === 'rtc' && f.ev === 'participant-left' && f.participant === cId, 5000, 'participant-left')));
+    await Promise.all([a, b].map((x) => x.client.waitFor((f) => f.t === 'rtc' && f.ev === 'participants-changed' && f.left.includes(cId), 5000, 'participant-left')));
     await until(() => stats().participant === 2 && stats().pc === 4 && stats().track === 4 && stats().downtrack === 4, 5000, 'server freed c');
     // The others renegotiate their subscribing pcs without c's tracks, and keep receiving each other.
     await until(() => a.rtcFrames('offer').length >= 2, 5000, 'renegotiation');

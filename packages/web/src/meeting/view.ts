@@ -72,7 +72,9 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
 
   const status = h('span', { class: 'meeting-status', 'data-testid': 'meeting-status', 'aria-live': 'polite' });
   const title = h('h2', { class: 'meeting-title', 'data-testid': 'meeting-title' }, opts.title);
-  const header = h('header', { class: 'meeting-header' }, title, status);
+  // Shown while the session rejoins by itself (a failed media connection, a lost link): the tiles stay.
+  const reconnecting = h('span', { class: 'meeting-reconnecting', 'data-testid': 'meeting-reconnecting', hidden: true }, 'Reconnecting…');
+  const header = h('header', { class: 'meeting-header' }, title, reconnecting, status);
   const body = h('div', { class: 'meeting-body' });
   const grid = h('ul', { class: 'tiles', 'data-testid': 'tiles', 'aria-label': 'Participants' });
   const audios = h('div', { class: 'sr-only', 'aria-hidden': 'true' });
@@ -101,9 +103,12 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
   /** `canRejoin`: the participation ended after a successful join (connection lost, pc failed). */
   const showError = (message: string, canRejoin = false) => {
     el.dataset['phase'] = 'error';
+    delete el.dataset['connection'];
+    reconnecting.hidden = true;
     controls.hidden = true;
     status.textContent = '';
     for (const t of tiles.values()) t.video.srcObject = null;
+    tileSizes?.disconnect();
     tiles.clear();
     replace(grid);
     replace(audios);
@@ -113,7 +118,7 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
     (again ?? back).focus();
   };
 
-  /** After a lost connection: the same devices, a new participation (once the link is back). */
+  /** "Join again" after the automatic rejoin gave up: the same devices, a new participation (once the link is back). */
   const rejoin = () => {
     if (finished) return;
     el.dataset['phase'] = 'joining';
@@ -140,6 +145,13 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
     status.textContent = 'Joining…';
     s.events.on('change', () => renderSoon());
     s.events.on('speaker', () => renderSoon());
+    // Each remote tile's size goes to the SFU, which picks the simulcast layer that fits it.
+    tileSizes = new ResizeObserver((entries) => {
+      for (const e of entries) {
+        const track = (e.target as HTMLElement).dataset['track'];
+        if (track) s.setTileSize(track, e.contentRect.width, e.contentRect.height);
+      }
+    });
     try {
       await s.join();
     } catch (err) {
@@ -176,6 +188,7 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
   // --- tiles ---
 
   const tiles = new Map<string, Tile>();
+  let tileSizes: ResizeObserver | null = null;
   const newTile = (key: string): Tile => {
     const video = h('video', { autoplay: true, playsinline: true, muted: true });
     video.muted = true; // audio plays from the <audio> elements
@@ -184,6 +197,7 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
     const li = h('li', { class: 'tile', 'data-testid': 'tile', 'data-key': key }, video, h('span', { class: 'tile-avatar' }), h('span', { class: 'tile-label' }, micOff, label));
     const t: Tile = { li, video, label, micOff, trackId: null };
     tiles.set(key, t);
+    tileSizes?.observe(li);
     return t;
   };
 
@@ -197,7 +211,7 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
   const render = () => {
     const s = session;
     if (!s || s.closed || el.dataset['phase'] !== 'meeting') return;
-    const want: { key: string; participant: string; name: string; source: TrackSource; track: MediaStreamTrack | null; videoOn: boolean; audioMuted: boolean; me: boolean }[] = [];
+    const want: { key: string; participant: string; name: string; source: TrackSource; track: MediaStreamTrack | null; videoOn: boolean; audioMuted: boolean; me: boolean; trackId?: string }[] = [];
     const myId = s.participantId ?? 'me';
     const myCam = s.media?.getVideoTracks()[0] ?? null;
     want.push({ key: `${myId}:camera`, participant: 'me', name: `${store.me.handle} (you)`, source: 'camera', track: myCam, videoOn: !!myCam && !s.muted.video, audioMuted: s.muted.audio || !s.media?.getAudioTracks().length, me: true });
@@ -208,9 +222,9 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
       const name = store.handleOf(p.user);
       const cam = s.trackOf(p.id, 'camera');
       const mic = s.trackOf(p.id, 'mic');
-      want.push({ key: `${p.id}:camera`, participant: p.id, name, source: 'camera', track: media.camera ?? null, videoOn: !!media.camera && !!cam && !cam.muted, audioMuted: !mic || mic.muted, me: false });
+      want.push({ key: `${p.id}:camera`, participant: p.id, name, source: 'camera', track: media.camera ?? null, videoOn: !!media.camera && !!cam && !cam.muted, audioMuted: !mic || mic.muted, me: false, ...(cam ? { trackId: cam.id } : {}) });
       const screenInfo = s.trackOf(p.id, 'screen');
-      if (screenInfo) want.push({ key: `${p.id}:screen`, participant: p.id, name: `${name}'s screen`, source: 'screen', track: media.screen ?? null, videoOn: !!media.screen, audioMuted: false, me: false });
+      if (screenInfo) want.push({ key: `${p.id}:screen`, participant: p.id, name: `${name}'s screen`, source: 'screen', track: media.screen ?? null, videoOn: !!media.screen, audioMuted: false, me: false, trackId: screenInfo.id });
       if (media.mic) wantAudio.set(p.id, media.mic);
     }
 
@@ -218,6 +232,9 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
     for (const [k, t] of tiles) {
       if (keys.has(k)) continue;
       t.video.srcObject = null;
+      tileSizes?.unobserve(t.li);
+      const gone = t.li.dataset['track'];
+      if (gone && session && !session.closed) session.setTileSize(gone, 0, 0);
       t.li.remove();
       tiles.delete(k);
     }
@@ -226,6 +243,15 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
       const t = tiles.get(w.key) ?? newTile(w.key);
       setTrack(t, w.track);
       const speaking = w.source === 'camera' && s.speaker === w.participant;
+      const dominant = w.source === 'camera' && s.dominantSpeaker === w.participant;
+      if (w.trackId && t.li.dataset['track'] !== w.trackId) {
+        t.li.dataset['track'] = w.trackId;
+        // Re-observe: the observer reports the size of a newly observed element at once.
+        tileSizes?.unobserve(t.li);
+        tileSizes?.observe(t.li);
+      }
+      t.li.dataset['dominant'] = String(dominant);
+      t.li.classList.toggle('dominant', dominant);
       t.li.dataset['participant'] = w.participant;
       t.li.dataset['source'] = w.source;
       t.li.dataset['user'] = w.me ? store.me.handle : w.name;
@@ -280,8 +306,15 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
     setButton(leaveButton, 'hangup', opts.call ? 'Hang up' : 'Leave meeting', null);
     const others = s.participants.size;
     const connecting = [s.pub, s.sub].some((pc) => pc && (pc.connectionState === 'new' || pc.connectionState === 'connecting'));
-    status.textContent =
-      others === 0 && opts.call?.caller && callRinging()
+    const rejoining = s.state === 'reconnecting';
+    if (rejoining === reconnecting.hidden) announce(rejoining ? 'Connection lost. Reconnecting…' : 'Reconnected');
+    el.dataset['connection'] = rejoining ? 'reconnecting' : 'ok';
+    reconnecting.hidden = !rejoining;
+    status.textContent = rejoining
+      ? (s.reconnect?.attempt ?? 0) > 1
+        ? `attempt ${s.reconnect?.attempt}…`
+        : ''
+      : others === 0 && opts.call?.caller && callRinging()
         ? 'Calling…'
         : others === 0
           ? 'Waiting for others to join…'
@@ -357,6 +390,8 @@ export function meetingScreen(store: ChatStore, opts: MeetingScreenOptions, hook
     },
     dispose: () => {
       document.removeEventListener('keydown', onKey);
+      tileSizes?.disconnect();
+      tileSizes = null;
       offStore();
       offWait();
       prejoin?.dispose();

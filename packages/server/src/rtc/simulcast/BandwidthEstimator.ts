@@ -13,10 +13,13 @@
  * Algorithm (a small GCC-like controller, not a full one):
  * - Delay: the one-way delay of each acked packet minus the smallest seen in the last
  *   `baseWindowMs` is the queueing delay. Queueing above `overuseMs` that keeps growing across a
- *   feedback means the path is over-used: the estimate drops to `backoff` × the acked rate.
+ *   feedback means the path is over-used: the estimate drops to `backoff` × the acked rate. Not
+ *   while application-limited (acked rate under half the estimate): the SFU has no probing, so a
+ *   subscriber on the small layer must keep an estimate that lets it move up.
  * - Loss: over 10 % lost in a feedback multiplies the estimate by (1 − loss / 2).
  * - Otherwise it grows: 8 % per second far from the last overuse point, additively (+`probeBps`
- *   per second) near it (within 10 %), so it settles below a known ceiling instead of oscillating.
+ *   per second) near it (within ±10 %), so it settles below a known ceiling instead of oscillating;
+ *   past it (the ceiling lifted), multiplicatively again.
  * - REMB, when present, caps the estimate.
  */
 
@@ -134,9 +137,12 @@ export class BandwidthEstimator {
     this.lastLoss = loss;
     const queue = Number.isFinite(maxQueue) ? maxQueue : this.lastQueueMs;
     this.lastQueueingMs = queue;
-    const overuse = queue > this.o.overuseMs && queue >= this.lastQueueMs;
-    this.lastQueueMs = queue;
     const acked = this.ackedRate(now);
+    // Application-limited: sending far below the estimate, a queue is not ours to back off from
+    // (cross traffic, a busy receiver); loss still counts.
+    const appLimited = acked < this.twccBps * 0.5;
+    const overuse = !appLimited && queue > this.o.overuseMs && queue >= this.lastQueueMs;
+    this.lastQueueMs = queue;
     if (overuse) {
       this.overuses += 1;
       const next = Math.min(this.twccBps, Math.max(acked, this.o.minBps) * this.o.backoff);
@@ -146,7 +152,7 @@ export class BandwidthEstimator {
       this.lastOveruseBps = this.twccBps;
       this.twccBps *= 1 - loss / 2;
     } else if (loss < 0.02 && dt > 0) {
-      const near = this.lastOveruseBps > 0 && this.twccBps > this.lastOveruseBps * 0.9;
+      const near = this.lastOveruseBps > 0 && this.twccBps > this.lastOveruseBps * 0.9 && this.twccBps < this.lastOveruseBps * 1.1;
       this.twccBps = near ? this.twccBps + this.o.probeBps * dt : this.twccBps * Math.pow(1.08, dt);
     }
     this.twccBps = Math.max(this.o.minBps, Math.min(this.twccBps, this.o.maxBps));

@@ -5,7 +5,9 @@
  * Video: the subscriber's own tiles first (what its UI shows, in the UI's order of priority),
  * then the most recent speakers, then everyone else in join order, until `n` participants are
  * chosen; all their video tracks (camera and screen) are forwarded. The subscriber itself never
- * counts. With at most `n` others in the room, everyone's video is forwarded.
+ * counts, nor does a participant with no video track (a receive-only or camera-off participant
+ * early in the join order must not take a slot from a camera further down). With at most `n`
+ * others sending video, all of it is forwarded.
  *
  * Audio: the `audioN` most recent speakers' audio tracks (the dominant speaker is the most recent
  * speaker). Silent participants' audio is silence anyway; it need not travel.
@@ -44,7 +46,7 @@ export function selectLastN<P, T>(input: LastNInput<P, T>, options: Partial<Last
   for (const list of [input.tiles, input.speakers, input.participants]) {
     for (const p of list) {
       if (chosen.size >= n) break;
-      if (p !== input.subscriber && present.has(p)) chosen.add(p);
+      if (p !== input.subscriber && present.has(p) && !chosen.has(p) && input.videoTracks(p).length > 0) chosen.add(p);
     }
   }
   const video = new Set<T>();

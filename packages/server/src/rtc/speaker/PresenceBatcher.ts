@@ -55,6 +55,11 @@ export class PresenceBatcher<Id, Info> {
     this.schedule();
   }
 
+  /** True while `id`'s join waits in the batch (not yet announced). */
+  isPending(id: Id): boolean {
+    return this.joined.has(id);
+  }
+
   /** Send what is pending now (e.g. before a `joined` snapshot, so nobody is announced twice). */
   flushNow(): void {
     if (this.timer !== null) this.o.clearTimer(this.timer);
