@@ -1,6 +1,7 @@
 /**
- * `npm run bench -- direct [--targets parley,socketio,ws] [--pairs N] [--seconds S]
- *   [--rates R1,R2,...] [--window W] [--generators G]`
+ * `npm run bench -- direct [--targets parley,parley-worker,socketio,ws] [--pairs N] [--seconds S]
+ *   [--rates R1,R2,...] [--window W] [--generators G] [--port P]`
+ * (`parley-worker`: SQLite writes in a writer thread; PARLEY_BENCH_PROFILE=DIR profiles the server.)
  *
  * N user pairs exchange 1:1 messages. For each target in turn (same machine, same run): its server in
  * its own process, load from G generator processes. Each step offers a total rate R (msgs/s, paced
@@ -12,6 +13,7 @@ import { fork } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type { Pair, Target } from './lib/drivers.ts';
 import type { LoadJob, LoadResult } from './lib/loadgen.ts';
+import { writeRateChart } from './lib/plot.ts';
 import { summarize, table } from './lib/stats.ts';
 import { cpuMs, startTarget } from './lib/targets.ts';
 
@@ -62,6 +64,7 @@ export async function run(argv: string[]): Promise<StepRow[]> {
       window: { type: 'string', default: '16' },
       generators: { type: 'string', default: '2' },
       port: { type: 'string', default: '18200' },
+      plot: { type: 'string', default: 'docs/benchmarks/direct.svg' },
     },
   });
   const targets = values.targets.split(',') as Target[];
@@ -120,5 +123,6 @@ export async function run(argv: string[]): Promise<StepRow[]> {
   const parley = best('parley');
   const ratios = targets.filter((x) => x !== 'parley').map((x) => `${(parley / best(x)).toFixed(2)}× ${x}`);
   if (targets.includes('parley') && ratios.length) console.log(`\nParley's best delivered rate = ${ratios.join(', ')}`);
+  console.log(`\nplot: ${writeRateChart(values.plot, `p99 latency vs offered rate: ${targets.join(', ')}`, `${nPairs} pairs, ${seconds} s per step · npm run bench -- direct ${argv.join(' ')}`, rows)}`);
   return rows;
 }

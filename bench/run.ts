@@ -6,6 +6,9 @@ const scenarios: Record<string, () => Promise<{ run(argv: string[]): Promise<unk
   direct: () => import('./direct.ts'),
   cluster: () => import('./cluster.ts'),
   transports: () => import('./transports.ts'),
+  density: () => import('./density.ts'),
+  storm: () => import('./storm.ts'),
+  group: () => import('./group.ts'),
 };
 
 const [name = 'direct', ...rest] = process.argv.slice(2);

@@ -13,7 +13,9 @@ export interface ServerProcess {
 
 export async function startParley(port: number, env: Record<string, string> = {}): Promise<ServerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/server/src/cli.ts', 'start'], {
+  // PARLEY_BENCH_PROFILE=DIR writes a V8 CPU profile of the server into DIR when it exits.
+  const profile = process.env.PARLEY_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PARLEY_BENCH_PROFILE] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'packages/server/src/cli.ts', 'start'], {
     // A load generator's connection stands for many users, so the per-connection flood limit is
     // lifted (the Socket.IO and ws relays have none either).
     env: {
@@ -28,7 +30,11 @@ export async function startParley(port: number, env: Record<string, string> = {}
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitHealthy(url);
+  await waitHealthy(url).catch((err: unknown) => {
+    // A node that never became healthy must not outlive the bench as an orphan.
+    child.kill('SIGKILL');
+    throw err;
+  });
   return {
     url,
     child,

@@ -15,7 +15,7 @@ export interface RunningTarget {
   stop(): Promise<void>;
 }
 
-function startPeer(file: string, port: number): Promise<ChildProcess> {
+export function startPeer(file: string, port: number): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = fork(new URL(`../peers/${file}`, import.meta.url), [String(port)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.once('message', () => resolve(child));
@@ -23,7 +23,7 @@ function startPeer(file: string, port: number): Promise<ChildProcess> {
   });
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+export function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
     child.once('exit', () => resolve());
@@ -31,9 +31,16 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** Which thread commits SQLite writes, for the parley-worker / parley-inline variants. */
+export function storeMode(target: Target): Record<string, string> {
+  if (target === 'parley-worker') return { PARLEY_STORE_WORKER: '1' };
+  if (target === 'parley-inline') return { PARLEY_STORE_WORKER: '0' };
+  return {};
+}
+
 export async function startTarget(target: Target, port: number, env: Record<string, string> = {}): Promise<RunningTarget> {
   if (target.startsWith('parley')) {
-    const server = await startParley(port, env);
+    const server = await startParley(port, { ...storeMode(target), ...env });
     return {
       target,
       url: server.url,
