@@ -50,10 +50,25 @@ interface Slot {
 
 const PREFIX = 'outbox:';
 
-export function newClientMessageId(): string {
-  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  if (c?.randomUUID) return c.randomUUID();
-  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
+/**
+ * A UUID version 7 (RFC 9562): 48 bits of Unix time in ms, then 74 random bits. Ids made later
+ * sort later, so the server's (sender, cmid) idempotency index grows at one end per sender
+ * instead of taking each insert on a random page (one page written per commit, not one per
+ * message). Random bits from `crypto.getRandomValues` where there is one.
+ */
+export function newClientMessageId(now = Date.now()): string {
+  const b = new Uint8Array(16);
+  const c = (globalThis as { crypto?: { getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
+  if (c?.getRandomValues) c.getRandomValues(b);
+  else for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+  for (let i = 5; i >= 0; i--) {
+    b[i] = now % 256;
+    now = Math.floor(now / 256);
+  }
+  b[6] = (b[6]! & 0x0f) | 0x70; // version 7
+  b[8] = (b[8]! & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 export class Outbox {

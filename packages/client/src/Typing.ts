@@ -3,6 +3,8 @@
  * `on: true` at most once per `throttleMs` (the server expires an indication after ~5 s, so a
  * refresh every 2 s keeps it alive), and `on: false` once the calls stop for `idleMs`.
  * `stop(conv)` (e.g. when the message is sent) ends it at once.
+ * The window is measured on the monotonic clock (`performance.now()` unless another is given): a
+ * wall clock stepped back by NTP must not let two `on` frames through one window.
  */
 import type { ConversationId } from '@parley/protocol';
 
@@ -21,10 +23,12 @@ export class TypingThrottle {
   constructor(
     private readonly opts: TypingOptions,
     private readonly send: (conv: ConversationId, on: boolean) => void,
+    /** The monotonic clock, in ms (tests read the time the throttle saw through it). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   typing(conv: ConversationId): void {
-    const now = Date.now();
+    const now = this.now();
     const s = this.state.get(conv);
     if (s) clearTimeout(s.idle);
     const idle = setTimeout(() => this.stop(conv), this.opts.idleMs);

@@ -1,10 +1,13 @@
 /**
- * Decoding and validating inbound command frames. Pure: no I/O. The server and the SDK's tests use
- * the same code, so a frame the SDK builds is a frame the server accepts.
+ * Decoding and validating inbound command frames, and encoding outbound server frames. Pure: no
+ * I/O. The server and the SDK's tests use the same code, so a frame the SDK builds is a frame the
+ * server accepts.
  */
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { CommandSchemas, type Command, type CommandType } from './commands.ts';
 import { ParleyError } from './errors.ts';
+import type { LogEvent, Message } from './model.ts';
+import type { ServerFrame } from './server-frames.ts';
 
 const checks = new Map<string, TypeCheck<(typeof CommandSchemas)[CommandType]>>();
 for (const [type, schema] of Object.entries(CommandSchemas)) {
@@ -50,4 +53,32 @@ export function decodeCommand(text: string): Decoded {
 
 export function isCommandType(t: string): t is CommandType {
   return checks.has(t);
+}
+
+/**
+ * The JSON text of each message already encoded, keyed by the Message object. A group message is
+ * one Message object shared by every member's log event (the stores build `{k:'message', msg}` per
+ * member around the same `msg`), so a fan-out to 1,024 local sessions stringifies the body once.
+ * Messages are never mutated after they are stored; entries go when the Message is collected.
+ */
+const encodedMessages = new WeakMap<Message, string>();
+
+function encodeEvent(e: LogEvent): string {
+  if (e.k !== 'message') return JSON.stringify(e);
+  let msg = encodedMessages.get(e.msg);
+  if (msg === undefined) {
+    msg = JSON.stringify(e.msg);
+    encodedMessages.set(e.msg, msg);
+  }
+  return `{"k":"message","msg":${msg}}`;
+}
+
+/**
+ * The wire text of one server frame: exactly `JSON.stringify(frame)` for frames built as the
+ * server builds them (`{t:'ev', c, e}` with `e` as `{k, msg}`; key order is part of the bytes).
+ * An `ev` frame is assembled from its cursor and the shared encoded event, see encodedMessages.
+ */
+export function encodeFrame(frame: ServerFrame): string {
+  if (frame.t === 'ev' && Number.isSafeInteger(frame.c)) return `{"t":"ev","c":${frame.c},"e":${encodeEvent(frame.e)}}`;
+  return JSON.stringify(frame);
 }

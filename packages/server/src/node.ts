@@ -42,6 +42,7 @@ import { Hub } from './session/Hub.ts';
 import { Session, type SessionDeps } from './session/Session.ts';
 import type { Transport } from './session/Transport.ts';
 import { SqliteStore } from './store/SqliteStore.ts';
+import { SqliteWorkerStore } from './store/SqliteWorkerStore.ts';
 import type { Store } from './store/Store.ts';
 import { longPollRoutes } from './transport/longpoll.ts';
 import { sseRoutes } from './transport/sse.ts';
@@ -99,6 +100,7 @@ export class ParleyNode {
       maxBodyLength: lim.maxBodyLength,
       maxBatch: options.maxBatch,
       batchDelayMs: options.batchDelayMs,
+      ackDelayMs: options.ackDelayMs,
       maxHistoryPage: lim.maxHistoryPage,
       syncPageSize: lim.syncPageSize,
     });
@@ -126,7 +128,9 @@ export class ParleyNode {
     const options = resolveOptions(given, () => randomId('n_', 6));
     const logger = ports.logger ?? createLogger();
     const metrics = new Metrics(options.nodeId);
-    const store = new InstrumentedStore(ports.store ?? new SqliteStore({ path: join(options.dataDir, 'parley.db') }), metrics);
+    const dbPath = join(options.dataDir, 'parley.db');
+    const embedded = () => (options.storeWorker ? new SqliteWorkerStore({ path: dbPath }) : new SqliteStore({ path: dbPath, backgroundCheckpoints: options.storeCheckpoints === 'background' }));
+    const store = new InstrumentedStore(ports.store ?? embedded(), metrics);
     await store.migrate();
     const broker = new InstrumentedBroker(ports.broker ?? new MemoryBroker((err) => logger.warn({ err }, 'notice handler failed')), metrics);
     const router = new InstrumentedRouter(ports.router ?? new MemoryRouter(), metrics);

@@ -22,6 +22,29 @@ export interface NodeOptions {
   batchDelayMs: number;
   /** Largest number of messages committed in one transaction. Default 512. */
   maxBatch: number;
+  /**
+   * How long device acks may wait for company before they are committed, ms. Default 100. Acks
+   * are cumulative and need no durability of their own (a lost ack means a resent event, which the
+   * device drops by cursor), so a wait turns a large group's ~20 acks per member per second (the
+   * SDK acks every 50 ms) into a few commits and one row update per device per batch: the acks a
+   * device sends during the wait are merged into one. It delays delivered receipts by as much.
+   */
+  ackDelayMs: number;
+  /**
+   * Embedded store only: SQLite writes run in a worker thread (SqliteWorkerStore), so the event
+   * loop never waits for a commit. Default false: on the 2-core bench machine the thread hand-offs
+   * cost ~25-35 % more CPU per message than committing on the main thread (docs/benchmarks.md);
+   * worth it where spare cores exist. Either way the writes of one tick share one commit.
+   */
+  storeWorker: boolean;
+  /**
+   * Embedded store only: who checkpoints SQLite's WAL into the database file. 'inline' (the
+   * default): SQLite's automatic checkpoint in the commit that fills the WAL past 1,000 pages;
+   * 'background': a thread of its own, every 100 ms (store/sqlite/checkpointer.ts), so no commit on
+   * the event loop pays for a checkpoint's copy and fsync. Measured on 2 cores: the thread's CPU
+   * outweighed the gain (docs/benchmarks.md, direct).
+   */
+  storeCheckpoints: 'background' | 'inline';
   /** Milliseconds a draining node waits for in-flight work before it exits. Default 5000. */
   drainTimeoutMs: number;
   limits: Limits;
@@ -36,6 +59,9 @@ export const defaultOptions: Omit<NodeOptions, 'nodeId'> = {
   accessTtlSeconds: 3600,
   batchDelayMs: 0,
   maxBatch: 512,
+  ackDelayMs: 100,
+  storeWorker: false,
+  storeCheckpoints: 'inline',
   drainTimeoutMs: 5000,
   limits: { ...DefaultLimits },
   meetings: defaultMeetingOptions,

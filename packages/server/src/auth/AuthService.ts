@@ -61,12 +61,16 @@ export class AuthService {
     await this.onRevoked(p);
   }
 
-  /** Verifies the token and that its device is not revoked. */
+  /**
+   * Verifies the token and that its device is not revoked. The principal carries the device's
+   * acked cursor from that same read (see `Principal.acked`), so a session need not read it again.
+   */
   async authenticate(token: string | undefined | null): Promise<Principal> {
     if (!token) throw new ParleyError('UNAUTHORIZED', 'missing access token');
-    const p = await this.tokens.verify(token);
+    const p = this.tokens.verifySync(token);
     const device = await this.store.device(p.device);
     if (!device || device.revoked || device.user !== p.user) throw new ParleyError('UNAUTHORIZED', 'device logged out');
+    p.acked = device.acked;
     return p;
   }
 }

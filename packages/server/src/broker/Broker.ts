@@ -22,7 +22,15 @@ export type Notice =
   /** The device was logged out: close its connections. */
   | { type: 'revoke'; user: UserId; device: DeviceId }
   /** Ephemeral call signal (ringing, accepted, ...) for recipient `user`'s devices. */
-  | { type: 'call'; user: UserId; frame: CallFrame };
+  | { type: 'call'; user: UserId; frame: CallFrame }
+  /**
+   * Several of the above for one node's users, in order (a group message's fan-out is one
+   * publish per node, not one per member). Never nested.
+   */
+  | { type: 'batch'; notices: UserNotice[] };
+
+/** A notice addressed to one user. */
+export type UserNotice = Exclude<Notice, { type: 'batch' }>;
 
 export type NoticeHandler = (notice: Notice) => void;
 

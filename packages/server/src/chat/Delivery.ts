@@ -4,7 +4,7 @@
  * is lost is recovered by the recipient session's cursor gap check or by the next resume.
  */
 import type { CallFrame, ConversationId, DeviceId, UserId } from '@parley/protocol';
-import { Topics, type Broker, type Notice } from '../broker/Broker.ts';
+import { Topics, type Broker, type Notice, type UserNotice } from '../broker/Broker.ts';
 import type { Router } from '../routing/Router.ts';
 import type { Appended } from '../store/Store.ts';
 
@@ -15,13 +15,23 @@ export class Delivery {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  private async toUsers(users: readonly UserId[], notice: (user: UserId) => Notice): Promise<void> {
+  /** One publish per node: its users' notices travel together (a lone one as itself). */
+  private async toUsers(users: readonly UserId[], notice: (user: UserId) => UserNotice): Promise<void> {
     if (users.length === 0) return;
     const nodes = await this.router.nodesOf(users);
-    const sends: Promise<void>[] = [];
+    const perNode = new Map<string, UserNotice[]>();
     for (const [user, list] of nodes) {
       const n = notice(user);
-      for (const node of list) sends.push(this.broker.publish(Topics.node(node), n));
+      for (const node of list) {
+        const batch = perNode.get(node);
+        if (batch) batch.push(n);
+        else perNode.set(node, [n]);
+      }
+    }
+    const sends: Promise<void>[] = [];
+    for (const [node, notices] of perNode) {
+      const n: Notice = notices.length === 1 ? notices[0]! : { type: 'batch', notices };
+      sends.push(this.broker.publish(Topics.node(node), n));
     }
     const results = await Promise.allSettled(sends);
     for (const r of results) if (r.status === 'rejected') this.onError(r.reason);

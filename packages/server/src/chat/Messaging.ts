@@ -2,7 +2,7 @@
  * Messages and receipts: sends go through a group-commit batcher (one store transaction per batch)
  * and are acknowledged only after that commit; acks and reads are batched the same way.
  */
-import { ParleyError, type ConversationId, type Cursor, type CursorEvent, type Message, type Results, type Seq, type UserId } from '@parley/protocol';
+import { ParleyError, type ConversationId, type Cursor, type CursorEvent, type DeviceId, type Message, type Results, type Seq, type UserId } from '@parley/protocol';
 import type { Principal } from '../auth/tokens.ts';
 import type { AckRequest, AppendOutcome, NewMessage, ReadRequest, Store } from '../store/Store.ts';
 import { Batcher } from '../util/Batcher.ts';
@@ -12,9 +12,14 @@ export interface MessagingOptions {
   maxBodyLength: number;
   maxBatch: number;
   batchDelayMs: number;
+  /** Acks wait this long for company (they are cumulative and may be lost; see NodeOptions). */
+  ackDelayMs: number;
   maxHistoryPage: number;
   syncPageSize: number;
 }
+
+/** Acks per store call, as a multiple of `maxBatch` (messages per call). */
+const ACK_BATCH_FACTOR = 8;
 
 /** The store said it is unavailable: queued writes fail at once rather than one timeout each. */
 const storeDown = (err: unknown) => err instanceof ParleyError && err.code === 'UNAVAILABLE';
@@ -22,6 +27,12 @@ const storeDown = (err: unknown) => err instanceof ParleyError && err.code === '
 export class Messaging {
   private readonly sends: Batcher<NewMessage, AppendOutcome>;
   private readonly acks: Batcher<AckRequest, undefined>;
+  /**
+   * Acks queued and not yet handed to the store, one per device: a device's later ack raises the
+   * queued cursor instead of queueing another (acks are cumulative), so a device acking every
+   * 50 ms costs one row update per batch however many acks the wait collected.
+   */
+  private readonly queuedAcks = new Map<DeviceId, { req: AckRequest; done: Promise<undefined> }>();
   private readonly reads: Batcher<ReadRequest, undefined>;
 
   constructor(
@@ -41,12 +52,16 @@ export class Messaging {
     );
     this.acks = new Batcher(
       async (batch) => {
+        // From here on this batch's requests are the store's: later acks queue anew.
+        for (const a of batch) if (this.queuedAcks.get(a.device)?.req === a) this.queuedAcks.delete(a.device);
         const appended = await this.store.applyAcks(batch);
         void this.delivery.appended(appended);
         return batch.map(() => undefined);
       },
-      opts.maxBatch,
-      opts.batchDelayMs,
+      // An ack is a few bytes and one row per device: a 10,000-member group's acks for one message
+      // go in two or three transactions (one settle of the receipts each), not twenty.
+      opts.maxBatch * ACK_BATCH_FACTOR,
+      opts.ackDelayMs,
       storeDown,
     );
     this.reads = new Batcher(
@@ -71,7 +86,21 @@ export class Messaging {
   /** Cumulative ack from one device; the caller clamps it to what the device was actually sent. */
   async ack(p: Principal, cursor: Cursor): Promise<void> {
     if (cursor <= 0) return;
-    await this.acks.submit({ user: p.user, device: p.device, cursor });
+    const queued = this.queuedAcks.get(p.device);
+    if (queued && queued.req.user === p.user) {
+      if (cursor > queued.req.cursor) queued.req.cursor = cursor;
+      await queued.done;
+      return;
+    }
+    const req: AckRequest = { user: p.user, device: p.device, cursor };
+    const done = this.acks.submit(req);
+    this.queuedAcks.set(p.device, { req, done });
+    // Rejected while still queued (the store went down under an earlier batch): the device's next
+    // ack must queue anew, not join a request that will never be stored.
+    done.catch(() => {
+      if (this.queuedAcks.get(p.device)?.req === req) this.queuedAcks.delete(p.device);
+    });
+    await done;
   }
 
   async read(p: Principal, conv: ConversationId, seq: Seq): Promise<void> {

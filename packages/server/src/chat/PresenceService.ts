@@ -6,6 +6,7 @@ import { ParleyError, type PresenceState, type UserId } from '@parley/protocol';
 import type { Presence } from '../presence/Presence.ts';
 import type { Store } from '../store/Store.ts';
 import type { Delivery } from './Delivery.ts';
+import { CLEANUP_RETRY_MS, retry } from '../util/retry.ts';
 
 export class PresenceService {
   constructor(
@@ -20,7 +21,17 @@ export class PresenceService {
   }
 
   async disconnected(user: UserId, connId: string): Promise<void> {
-    if (await this.presence.disconnect(user, connId, this.node)) {
+    let offline: boolean;
+    try {
+      offline = await this.presence.disconnect(user, connId, this.node);
+    } catch {
+      // Retried, or the user would show online until its entry expires. The failed attempt may
+      // have removed the entry before its reply was lost, so whether this was the user's last
+      // connection is asked afterwards instead of taken from the retry's answer.
+      await retry(() => this.presence.disconnect(user, connId, this.node), CLEANUP_RETRY_MS);
+      offline = !(await this.presence.online([user])).has(user);
+    }
+    if (offline) {
       const now = Date.now();
       await this.store.setLastSeen(user, now);
       await this.delivery.presence(user, false, now);

@@ -30,7 +30,8 @@ export class InstrumentedBroker implements Broker {
 
   subscribe(topic: string, handler: NoticeHandler): Promise<() => Promise<void>> {
     return this.inner.subscribe(topic, (notice) => {
-      this.m.noticesIn.inc({ type: notice.type });
+      if (notice.type === 'batch') for (const n of notice.notices) this.m.noticesIn.inc({ type: n.type });
+      else this.m.noticesIn.inc({ type: notice.type });
       handler(notice);
     });
   }

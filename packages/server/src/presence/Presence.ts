@@ -3,8 +3,9 @@
  * MemoryPresence and RedisPresence. Last-seen times are durable and live in the Store.
  *
  * Contract: a user is online while at least one connection (any device, any node) is registered
- * and not expired. Connections carry a TTL refreshed by `heartbeat`, so a dead node's connections
- * expire. `connect` / `disconnect` report the user's transition so the caller can announce it;
+ * and not expired. A node calls `heartbeat` well within the TTL, so a dead node's connections
+ * expire one TTL after its last heartbeat (per node or per connection: RedisPresence keeps one
+ * liveness key per node, so its heartbeat is O(1)). `connect` / `disconnect` report the user's transition so the caller can announce it;
  * a transition caused by expiry is reported by whichever call first observes it (or never, for
  * a node that died: watchers then learn it on their next `online` query).
  */
@@ -17,7 +18,7 @@ export interface Presence {
   disconnect(user: UserId, connId: string, node: string): Promise<boolean>;
   /** Which of these users are online now. */
   online(users: readonly UserId[]): Promise<Set<UserId>>;
-  /** Refresh the TTL of the node's connections. */
+  /** Keep the node's connections alive (called well within the TTL). */
   heartbeat(node: string, conns: readonly { user: UserId; connId: string }[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,21 +1,25 @@
 /**
- * Router on Redis: which nodes hold connections of which users, with per-entry TTLs.
+ * Router on Redis: which nodes hold connections of which users.
  *
- * Layout: per user a sorted set `<prefix>route:<user>` whose members are node ids, each scored by
- * its expiry time in ms. An entry is live while its score is > now. The key itself carries a
- * PEXPIREAT at its latest member's expiry, so the users of a node that died vanish entirely.
+ * Layout: per user a hash `<prefix>routes:<user>`, field = node id, value = the incarnation of that
+ * node's process that wrote it. An entry is live while the node's liveness key
+ * `<prefix>route-node:<node>` holds that incarnation (util/redis.ts NodeLiveness): the heartbeat
+ * refreshes that one key, so it costs O(1) per node, and when a node dies all its entries die with
+ * its key, one TTL later. Scripts that meet dead entries (attach, nodesOf) delete them; user keys
+ * also expire `gcMs` after they were last written, so a dead node's entries that nobody meets
+ * again do not stay in Redis forever.
  *
- * Time comes from Redis (`TIME` inside small Lua scripts), never from the node's clock: every
- * node then agrees on what has expired, whatever the skew between their clocks.
+ * Liveness is decided by Redis alone (a key's TTL), never by the node's clock.
  *
- * `heartbeat` re-adds entries rather than only extending existing ones, so a node's routes come
- * back by themselves after a Redis outage longer than the TTL. The price is a race: a heartbeat
- * built just before a `detach` can resurrect that entry for one TTL. The Router contract allows
- * stale answers (they only steer live pushes), so self-healing wins.
+ * Self-healing: when a heartbeat finds the liveness key missing (Redis lost its data, or the node
+ * stalled past the TTL and others pruned its entries), it re-adds every entry of the node. The
+ * Router contract allows stale answers (they only steer live pushes), so a detach racing with
+ * such a re-add, which can resurrect an entry until the user's next attach/detach or the node's
+ * death, is acceptable.
  */
 import type { ChainableCommander, Redis, RedisOptions } from 'ioredis';
 import type { UserId } from '@parley/protocol';
-import { execAll, redisFor } from '../util/redis.ts';
+import { CLAIM_LIVENESS_LUA, execAll, LIVE_LUA, NodeLiveness, PIPELINE_CHUNK, redisFor } from '../util/redis.ts';
 import type { Router } from './Router.ts';
 
 export interface RedisRouterOptions {
@@ -26,72 +30,81 @@ export interface RedisRouterOptions {
   redis?: Redis | string | RedisOptions;
   /** Key prefix, so deployments (and tests) sharing a Redis stay apart. Default 'parley:'. */
   prefix?: string;
-  /** Lifetime of an entry without heartbeat. Heartbeat well within it (e.g. every ttl/3). Default 30000. */
+  /** Lifetime of a node's entries without heartbeat. Heartbeat well within it (e.g. every ttl/3). Default 30000. */
   ttlMs?: number;
+  /** Expiry of a user's key after it was last written (garbage of dead nodes). Default 120 × ttlMs. */
+  gcMs?: number;
   /** For our own connection: a command fails after this long instead of waiting out an outage. Default 2000. */
   commandTimeoutMs?: number;
   /** Connection errors of our own connection (ioredis would otherwise print them). */
   onError?: (err: unknown, context: string) => void;
 }
 
-/** Redis server time in ms, as a Lua prelude shared by the scripts. */
-const NOW = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`;
-
 /**
- * KEYS[1] route set, ARGV[1] node, ARGV[2] ttl ms. Drops expired entries, (re)adds the node with a
- * fresh expiry, and lets the key expire with its latest entry.
+ * KEYS[1] routes hash, KEYS[2] this node's liveness key. ARGV[1] node, ARGV[2] incarnation,
+ * ARGV[3] ttl ms, ARGV[4] gc ms, ARGV[5] liveness key prefix. Takes the liveness key if it is not
+ * ours (returns 1 then: the caller re-adds its other entries), drops dead entries of other nodes,
+ * writes ours and pushes the key's expiry back.
  */
-const REFRESH = `${NOW}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], math.floor(tonumber(last[2])))
-return 1`;
+const ATTACH = `${LIVE_LUA}${CLAIM_LIVENESS_LUA}local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if all[i] ~= ARGV[1] and not live(all[i], all[i + 1]) then redis.call('HDEL', KEYS[1], all[i]) end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return missing`;
 
-/** KEYS[1] route set. The live (unexpired) node ids; read-only. */
-const LIVE = `${NOW}
-return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')`;
+/** KEYS[1] routes hash, ARGV[1] liveness key prefix. The live node ids; dead entries are deleted. */
+const LIVE = `${LIVE_LUA}
+nodePrefix = ARGV[1]
+local out = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if live(all[i], all[i + 1]) then out[#out + 1] = all[i] else redis.call('HDEL', KEYS[1], all[i]) end
+end
+return out`;
 
 interface Scripts {
-  parleyRouteRefresh(key: string, node: string, ttlMs: number): Promise<number>;
+  parleyRouteAttach(key: string, nodeKey: string, node: string, inc: string, ttlMs: number, gcMs: number, nodePrefix: string): Promise<number>;
 }
 type ScriptPipeline = ChainableCommander & {
-  parleyRouteRefresh(key: string, node: string, ttlMs: number): ChainableCommander;
-  parleyRouteLive(key: string): ChainableCommander;
+  parleyRouteAttach(key: string, nodeKey: string, node: string, inc: string, ttlMs: number, gcMs: number, nodePrefix: string): ChainableCommander;
+  parleyRouteLive(key: string, nodePrefix: string): ChainableCommander;
 };
 
 export class RedisRouter implements Router {
   private readonly redis: Redis & Scripts;
   private readonly owned: boolean;
   private readonly prefix: string;
-  private readonly ttlMs: number;
+  private readonly liveness: NodeLiveness;
 
   constructor(options: RedisRouterOptions = {}) {
     this.prefix = options.prefix ?? 'parley:';
-    this.ttlMs = options.ttlMs ?? 30000;
+    const ttlMs = options.ttlMs ?? 30000;
+    this.liveness = new NodeLiveness(`${this.prefix}route-node:`, ttlMs, options.gcMs ?? ttlMs * 120);
     const { client, owned } = redisFor(options.redis, options, 'redis router connection');
     this.owned = owned;
     // defineCommand sends EVALSHA and falls back to EVAL when the script is not cached yet.
-    client.defineCommand('parleyRouteRefresh', { numberOfKeys: 1, lua: REFRESH });
+    client.defineCommand('parleyRouteAttach', { numberOfKeys: 2, lua: ATTACH });
     client.defineCommand('parleyRouteLive', { numberOfKeys: 1, lua: LIVE });
     this.redis = client as Redis & Scripts;
   }
 
   async attach(user: UserId, node: string): Promise<void> {
-    await this.redis.parleyRouteRefresh(this.key(user), node, this.ttlMs);
+    const l = this.liveness;
+    const missing = await this.redis.parleyRouteAttach(this.key(user), l.nodeKey(node), node, l.inc(node), l.ttlMs, l.gcMs, l.nodePrefix);
+    if (missing === 1) l.markLost(node);
   }
 
   async detach(user: UserId, node: string): Promise<void> {
-    await this.redis.zrem(this.key(user), node);
+    await this.redis.hdel(this.key(user), node);
   }
 
   async nodesOf(users: readonly UserId[]): Promise<Map<UserId, string[]>> {
     const out = new Map<UserId, string[]>();
     if (users.length === 0) return out;
     const pipeline = this.redis.pipeline() as ScriptPipeline;
-    for (const user of users) pipeline.parleyRouteLive(this.key(user));
+    for (const user of users) pipeline.parleyRouteLive(this.key(user), this.liveness.nodePrefix);
     const results = await execAll(pipeline);
     users.forEach((user, i) => {
       const nodes = results[i] as string[];
@@ -100,11 +113,18 @@ export class RedisRouter implements Router {
     return out;
   }
 
+  /** O(1): the node's liveness key; plus a slice of the slow expiry pass, or everything after a loss. */
   async heartbeat(node: string, users: readonly UserId[]): Promise<void> {
-    if (users.length === 0) return;
-    const pipeline = this.redis.pipeline() as ScriptPipeline;
-    for (const user of users) pipeline.parleyRouteRefresh(this.key(user), node, this.ttlMs);
-    await execAll(pipeline);
+    const l = this.liveness;
+    const rewrite = await l.beat(this.redis, node, users);
+    const inc = l.inc(node);
+    for (let i = 0; i < rewrite.length; i += PIPELINE_CHUNK) {
+      const pipeline = this.redis.pipeline() as ScriptPipeline;
+      for (let j = i; j < Math.min(rewrite.length, i + PIPELINE_CHUNK); j++) {
+        pipeline.parleyRouteAttach(this.key(rewrite[j]!), l.nodeKey(node), node, inc, l.ttlMs, l.gcMs, l.nodePrefix);
+      }
+      await execAll(pipeline);
+    }
   }
 
   async close(): Promise<void> {
@@ -121,7 +141,6 @@ export class RedisRouter implements Router {
   }
 
   private key(user: UserId): string {
-    return `${this.prefix}route:${user}`;
+    return `${this.prefix}routes:${user}`;
   }
 }
-

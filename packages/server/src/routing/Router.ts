@@ -2,8 +2,10 @@
  * The routing port: which nodes hold connections of which users. Implementations: MemoryRouter (one
  * process) and RedisRouter.
  *
- * Contract: entries are per (user, node) and carry a TTL; a node refreshes its entries with
- * `heartbeat` well within the TTL, so the entries of a node that died expire by themselves. The
+ * Contract: entries are per (user, node) and live only as long as their node: a node calls
+ * `heartbeat` well within the TTL, so the entries of a node that died expire by themselves (one
+ * TTL after its last heartbeat). Implementations may make the heartbeat O(1) per node (Redis
+ * does: node-level liveness) or refresh every entry. The
  * answer may be stale in both directions (a node listed that no longer holds the user, or one missed
  * for an instant): it only steers live pushes, never correctness, which comes from the store's logs.
  */

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { Topics, type Broker, type Notice } from '../broker/Broker.ts';
 import type { Router } from '../routing/Router.ts';
 import type { Presence } from '../presence/Presence.ts';
+import { CLEANUP_RETRY_MS, retry } from '../util/retry.ts';
 
 /** What the hub needs from a session. */
 export interface HubSession {
@@ -65,10 +66,24 @@ export class Hub {
     }
   }
 
+  /**
+   * The lists the heartbeat hands to the router and presence, rebuilt only when sessions came or
+   * went since the last beat: with node-level liveness (Redis) a beat writes O(1) per node plus a
+   * small slice of these lists, so rebuilding them for an idle node would be most of its cost.
+   */
+  private lists: { users: UserId[]; conns: { user: UserId; connId: string }[] } | null = null;
+
+  private heartbeatLists(): { users: UserId[]; conns: { user: UserId; connId: string }[] } {
+    if (this.lists) return this.lists;
+    const users = [...this.byUser.keys()];
+    const conns: { user: UserId; connId: string }[] = [];
+    for (const set of this.byUser.values()) for (const s of set) conns.push({ user: s.user, connId: s.id });
+    return (this.lists = { users, conns });
+  }
+
   private async beat(): Promise<void> {
     try {
-      const users = [...this.byUser.keys()];
-      const conns = [...this.byUser.values()].flatMap((set) => [...set].map((s) => ({ user: s.user, connId: s.id })));
+      const { users, conns } = this.heartbeatLists();
       await Promise.all([this.router.heartbeat(this.node, users), this.presence.heartbeat(this.node, conns)]);
     } catch (err) {
       this.log.warn({ err }, 'routing heartbeat failed');
@@ -76,6 +91,10 @@ export class Hub {
   }
 
   private dispatch(notice: Notice): void {
+    if (notice.type === 'batch') {
+      for (const n of notice.notices) this.dispatch(n);
+      return;
+    }
     const sessions = notice.type === 'presence' ? this.watchers.get(notice.user) : this.byUser.get(notice.user);
     if (!sessions) return;
     for (const s of [...sessions]) {
@@ -89,6 +108,7 @@ export class Hub {
     let set = this.byUser.get(s.user);
     if (!set) this.byUser.set(s.user, (set = new Set()));
     set.add(s);
+    this.lists = null;
     if (set.size === 1) await this.router.attach(s.user, this.node);
   }
 
@@ -97,9 +117,14 @@ export class Hub {
     for (const [user, set] of this.watchers) if (set.has(s)) this.unwatch(s, [user]);
     const set = this.byUser.get(s.user);
     if (!set || !set.delete(s)) return false;
+    this.lists = null;
     if (set.size > 0) return false;
     this.byUser.delete(s.user);
-    await this.router.detach(s.user, this.node);
+    // Retried: a route left behind keeps routing the user's notices here. A session of the user
+    // that arrived meanwhile has attached again, so the detach is skipped then.
+    await retry(async () => {
+      if (!this.byUser.has(s.user)) await this.router.detach(s.user, this.node);
+    }, CLEANUP_RETRY_MS);
     return true;
   }
 

@@ -45,7 +45,7 @@ export class Session implements HubSession, SessionLink {
   /** When this session last heard a live notice (or checked the store); see Hub's idle sweep. */
   lastHeard = Date.now();
   private readonly bucket: TokenBucket;
-  private readonly log: Logger;
+  private logger: Logger | null = null;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -55,19 +55,28 @@ export class Session implements HubSession, SessionLink {
     this.user = principal.user;
     this.device = principal.device;
     this.bucket = new TokenBucket(deps.limits.maxFramesPerSecond, deps.limits.maxFramesPerSecond * 2);
-    this.log = deps.log.child({ session: this.id, user: this.user, transport: transport.name });
     transport.onClose(() => void this.closed_());
+  }
+
+  /** Made on first use: a child logger per idle connection costs memory on every one of them. */
+  private get log(): Logger {
+    return (this.logger ??= this.deps.log.child({ session: this.id, user: this.user, transport: this.transport.name }));
   }
 
   /**
    * Start the stream after `from` (the client's cursor; when absent, the device's last ack). The
    * session registers with the hub before reading the head, so no event can fall between the two.
+   *
+   * Per connect this costs one store read (the log head) and, concurrently, the presence connect:
+   * the device row was read by authentication (`principal.acked`) and is read again only for a
+   * cursor beyond the head. Presence is counted as ours from the moment the connect is issued, so
+   * a close at any later point disconnects it (same client, so after the connect, in order).
    */
   async open(from: Cursor | null): Promise<void> {
     const d = this.deps;
     if (this.closed) return;
-    const device = await d.store.device(this.device);
-    let start = from ?? device?.acked ?? 0;
+    const acked = async () => this.principal.acked ?? (await d.store.device(this.device))?.acked ?? 0;
+    let start = from ?? (await acked());
     // From here acks are clamped to what the client says it already has, not to 0.
     this.sent = start;
     await d.hub.add(this);
@@ -76,21 +85,17 @@ export class Session implements HubSession, SessionLink {
       await d.hub.remove(this);
       return;
     }
-    const head = await d.store.head(this.user);
+    this.online = true;
+    const [head] = await Promise.all([d.store.head(this.user), d.presence.connected(this.user, this.id)]);
+    // The client may have gone while we were setting up: its cleanup has undone the rest.
+    if (this.closed) return;
     if (start > head) {
       this.write({ t: 'err', id: null, code: 'BAD_CURSOR', msg: `cursor ${start} is ahead of the log head ${head}; resuming from your last ack` });
-      start = Math.min(device?.acked ?? 0, head);
+      start = Math.min(from === null ? start : (await d.store.device(this.device))?.acked ?? 0, head);
     }
     this.sent = start;
     this.target = Math.max(this.target, head);
     this.write({ t: 'welcome', user: this.user, device: this.device, node: d.node, from: start, head, limits: d.limits });
-    await d.presence.connected(this.user, this.id);
-    this.online = true;
-    // The client may have gone while we were setting up: undo what cleanup could not see.
-    if (this.closed) {
-      await d.presence.disconnected(this.user, this.id);
-      return;
-    }
     this.pumping = false;
     void this.pump();
   }
@@ -241,12 +246,18 @@ export class Session implements HubSession, SessionLink {
     if (this.closed) return;
     this.closed = true;
     const d = this.deps;
+    // Two independent steps (each retries inside): a route that could not be detached must not
+    // also leave the user showing online.
     try {
       const last = await d.hub.remove(this);
       if (last) d.typing.stopAll(this.user);
+    } catch (err) {
+      this.log.warn({ err }, 'session cleanup failed: route');
+    }
+    try {
       if (this.online) await d.presence.disconnected(this.user, this.id);
     } catch (err) {
-      this.log.warn({ err }, 'session cleanup failed');
+      this.log.warn({ err }, 'session cleanup failed: presence');
     }
   }
 }

@@ -4,7 +4,8 @@
  *
  * Contract, for every implementation:
  * - Every method is async and either commits entirely or not at all (one transaction per call,
- *   whatever the batch size). A method that resolved has committed; a rejected one stored nothing.
+ *   whatever the batch size; an implementation may commit several calls together, each atomic in
+ *   its own savepoint). A method that resolved has committed; a rejected one stored nothing.
  * - Per-conversation `seq` and per-user `cursor` are dense (1, 2, 3 ...) and strictly increasing,
  *   even when several nodes write to one store concurrently.
  * - appendMessages is idempotent on (sender, cmid): a retry stores nothing and returns the original

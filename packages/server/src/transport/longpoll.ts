@@ -21,7 +21,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import type { ServerFrame } from '@parley/protocol';
+import { encodeFrame, type ServerFrame } from '@parley/protocol';
 import type { Commands } from '../chat/Commands.ts';
 import type { PresenceService } from '../chat/PresenceService.ts';
 import { bearer } from '../http/bearer.ts';
@@ -91,7 +91,7 @@ export class PollTransport implements Transport {
 
   write(frame: ServerFrame): void {
     if (this.state !== 'holding') return;
-    const json = JSON.stringify(frame);
+    const json = encodeFrame(frame);
     this.parts.push(json);
     this.bytes += json.length + 1;
     if (frame.t === 'welcome') {

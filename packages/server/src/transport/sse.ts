@@ -20,7 +20,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import type { ServerFrame } from '@parley/protocol';
+import { encodeFrame, type ServerFrame } from '@parley/protocol';
 import { bearer } from '../http/bearer.ts';
 import type { Transport } from '../session/Transport.ts';
 import { clientGone, parseCount, query, refuseWhileDraining, type HttpStreamDeps } from './http-stream.ts';
@@ -51,7 +51,7 @@ export function sseMessage(frame: ServerFrame): string {
   let head = '';
   if (frame.t === 'ev') head = `id: ${frame.c}\n`;
   else if (frame.t === 'reconnect') head = `retry: ${frame.retryMs}\n`;
-  return `${head}data: ${JSON.stringify(frame)}\n\n`;
+  return `${head}data: ${encodeFrame(frame)}\n\n`;
 }
 
 export class SseTransport implements Transport {

@@ -5,35 +5,87 @@
  * SDK must tell "unauthorized" from "upgrade blocked".
  *
  * Heartbeat: the server pings every `heartbeatMs`; a peer that has not answered the previous ping
- * is terminated, so a vanished client is detected within about two intervals.
+ * is terminated, so a vanished client is detected within about two intervals. The sockets are dealt
+ * into HEARTBEAT_BUCKETS buckets swept in turn (one every heartbeatMs / HEARTBEAT_BUCKETS), so a
+ * node with tens of thousands of peers sends its pings, and gets the pongs back, in small spread
+ * batches instead of one burst. A peer is never cut for a pong that our own busy event loop has not
+ * read yet: the check runs after the loop's I/O phase (setImmediate), and a sweep that fires late by
+ * more than half an interval (the loop was saturated, e.g. by a connect storm) pings without
+ * cutting anyone.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, WebSocket } from 'ws';
-import { CloseCodes, ParleyError, type ServerFrame } from '@parley/protocol';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { CloseCodes, ParleyError, encodeFrame, type ServerFrame } from '@parley/protocol';
 import type { Transport } from '../session/Transport.ts';
 
 export const WS_PATH = '/v1/ws';
 
+/** Heartbeat buckets: each is swept once per interval, one every heartbeatMs / HEARTBEAT_BUCKETS. */
+export const HEARTBEAT_BUCKETS = 16;
+
+/** Per-socket state hangs off the ws object under this key, so listeners can be shared functions. */
+const TRANSPORT = Symbol('parley.ws.transport');
+type TaggedWs = WebSocket & { [TRANSPORT]: WsTransport };
+
+/** What receives a session's inbound text frames once it is ready. */
+interface Receiver {
+  receive(text: string): Promise<void>;
+}
+
+/**
+ * Per-connection memory is the product here (a node holds tens of thousands of idle sockets), so
+ * the transport keeps nothing it does not need: no reference to the upgrade request, no closure per
+ * listener (the ws listeners below are module-level functions that find the transport on the
+ * socket), one close handler slot instead of an array, and heartbeat state as a field swept by one
+ * timer for all sockets.
+ */
 class WsTransport implements Transport {
   readonly name = 'websocket' as const;
   readonly unidirectional = false;
-  private closeHandlers: (() => void)[] = [];
+  /** Answered the last heartbeat ping (or just connected). */
+  alive = true;
+  /** The session's receiver; until it is set, inbound frames wait in `early`, in order. */
+  receiver: Receiver | null = null;
+  early: string[] | null = null;
+  private closeHandlers: (() => void) | (() => void)[] | null = null;
   private ended = false;
-
-  constructor(private readonly ws: WebSocket) {
-    ws.on('close', () => this.end());
-  }
-
-  private end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    for (const h of this.closeHandlers) h();
-    this.closeHandlers = [];
-  }
-
   private corked = false;
   private backlogAtCork = 0;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly all: Set<WsTransport>,
+  ) {
+    (ws as TaggedWs)[TRANSPORT] = this;
+    all.add(this);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.all.delete(this);
+    this.early = null;
+    const h = this.closeHandlers;
+    this.closeHandlers = null;
+    if (typeof h === 'function') h();
+    else if (h) for (const f of h) f();
+  }
+
+  /** One inbound text frame: to the session, or queued until it is ready. */
+  inbound(text: string): void {
+    // Commands run concurrently; each reaches its queue (e.g. the send batcher) synchronously, in
+    // arrival order, so one connection's sends keep their order.
+    if (this.receiver) void this.receiver.receive(text);
+    else (this.early ??= []).push(text);
+  }
+
+  ready(receiver: Receiver): void {
+    this.receiver = receiver;
+    const early = this.early;
+    this.early = null;
+    if (early) for (const text of early) void receiver.receive(text);
+  }
 
   /**
    * Frames written in one turn of the event loop (a batch's fan-out, a catch-up page) leave in one
@@ -46,12 +98,9 @@ class WsTransport implements Transport {
       this.backlogAtCork = this.ws.bufferedAmount;
       this.corked = true;
       socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        socket.uncork();
-      });
+      process.nextTick(uncork, this, socket);
     }
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(encodeFrame(frame));
   }
 
   /**
@@ -75,13 +124,54 @@ class WsTransport implements Transport {
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
     // A peer that never answers the close handshake is cut after a grace period.
-    setTimeout(() => this.ws.terminate(), 2000).unref();
+    setTimeout(terminate, 2000, this.ws).unref();
   }
 
   onClose(handler: () => void): void {
     if (this.ended) handler();
+    else if (!this.closeHandlers) this.closeHandlers = handler;
+    else if (typeof this.closeHandlers === 'function') this.closeHandlers = [this.closeHandlers, handler];
     else this.closeHandlers.push(handler);
   }
+}
+
+function uncork(t: { corked: boolean }, socket: { uncork(): void }): void {
+  t.corked = false;
+  socket.uncork();
+}
+
+function terminate(ws: WebSocket): void {
+  ws.terminate();
+}
+
+/**
+ * One heartbeat round for a bucket: cut the peers that did not answer the previous ping (unless
+ * `lenient`: our loop was stalled, so their pongs may have waited on us), ping the others.
+ */
+function sweep(bucket: Set<WsTransport>, lenient: boolean): void {
+  for (const t of bucket) {
+    if (!t.alive && !lenient) {
+      t.ws.terminate();
+      continue;
+    }
+    t.alive = false;
+    t.ws.ping();
+  }
+}
+
+// Shared listeners: `this` is the socket (EventEmitter calls listeners with it).
+function onPong(this: WebSocket): void {
+  (this as TaggedWs)[TRANSPORT].alive = true;
+}
+// Protocol errors (e.g. a frame over maxPayload) close the socket with their own code.
+function onError(this: WebSocket): void {
+  this.terminate();
+}
+function onClose(this: WebSocket): void {
+  (this as TaggedWs)[TRANSPORT].end();
+}
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  (this as TaggedWs)[TRANSPORT].inbound(isBinary ? '' : data.toString());
 }
 
 export interface WsAcceptor {
@@ -102,9 +192,37 @@ function parseCursor(raw: string | null): number | null {
   return Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
 
+/** The token (query `token`, else `Authorization: Bearer`) and cursor of an upgrade request. */
+function credentials(req: IncomingMessage, url: URL): { token: string | null; cursor: number | null } {
+  const auth = req.headers.authorization;
+  const token = url.searchParams.get('token') ?? (auth?.startsWith('Bearer ') ? auth.slice(7) : null);
+  return { token, cursor: parseCursor(url.searchParams.get('cursor')) };
+}
+
 export function attachWebSocket(server: Server, accept: WsAcceptor, opts: WsOptions): { wss: WebSocketServer; stop(): void } {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, clientTracking: true });
-  const alive = new WeakMap<WebSocket, boolean>();
+  // clientTracking off: ws would keep its own Set and a close closure per socket; `all` is ours.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+  const buckets = Array.from({ length: HEARTBEAT_BUCKETS }, () => new Set<WsTransport>());
+  let dealt = 0;
+
+  /** A new socket: only the two small values taken from the request outlive the upgrade. */
+  const serve = (ws: WebSocket, token: string | null, cursor: number | null) => {
+    const transport = new WsTransport(ws, buckets[dealt++ % HEARTBEAT_BUCKETS]!);
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+    ws.on('message', onMessage);
+    accept(transport, { token, cursor }).then(
+      (receiver) => {
+        if (receiver) transport.ready(receiver);
+      },
+      (err: unknown) => {
+        const code = err instanceof ParleyError && (err.code === 'UNAUTHORIZED' || err.code === 'TOKEN_EXPIRED') ? CloseCodes.UNAUTHORIZED : 1011;
+        const reason = err instanceof ParleyError ? err.code : 'INTERNAL';
+        transport.close(code, reason);
+      },
+    );
+  };
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -116,48 +234,23 @@ export function attachWebSocket(server: Server, accept: WsAcceptor, opts: WsOpti
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      alive.set(ws, true);
-      ws.on('pong', () => alive.set(ws, true));
-      // Protocol errors (e.g. a frame over maxPayload) close the socket with their own code.
-      ws.on('error', () => ws.terminate());
-      const auth = req.headers.authorization;
-      const token = url.searchParams.get('token') ?? (auth?.startsWith('Bearer ') ? auth.slice(7) : null);
-      const transport = new WsTransport(ws);
-      // Frames that arrive before the session is ready wait here, in order.
-      const early: string[] = [];
-      let handler: { receive(text: string): Promise<void> } | null = null;
-      // Commands run concurrently; each reaches its queue (e.g. the send batcher) synchronously, in
-      // arrival order, so one connection's sends keep their order.
-      ws.on('message', (data, isBinary) => {
-        const text = isBinary ? '' : data.toString();
-        if (handler) void handler.receive(text);
-        else early.push(text);
-      });
-      accept(transport, { token, cursor: parseCursor(url.searchParams.get('cursor')) })
-        .then((h) => {
-          if (!h) return;
-          handler = h;
-          for (const text of early.splice(0)) void h.receive(text);
-        })
-        .catch((err: unknown) => {
-          const code = err instanceof ParleyError && (err.code === 'UNAUTHORIZED' || err.code === 'TOKEN_EXPIRED') ? CloseCodes.UNAUTHORIZED : 1011;
-          const reason = err instanceof ParleyError ? err.code : 'INTERNAL';
-          transport.close(code, reason);
-        });
-    });
+    const { token, cursor } = credentials(req, url);
+    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, token, cursor));
   });
 
+  // One timer for every socket, not a timer each; each tick sweeps the next bucket.
+  const tickMs = opts.heartbeatMs / HEARTBEAT_BUCKETS;
+  let turn = 0;
+  let lastTick = performance.now();
   const timer = setInterval(() => {
-    for (const ws of wss.clients) {
-      if (alive.get(ws) === false) {
-        ws.terminate();
-        continue;
-      }
-      alive.set(ws, false);
-      ws.ping();
-    }
-  }, opts.heartbeatMs);
+    const now = performance.now();
+    const late = now - lastTick - tickMs;
+    lastTick = now;
+    const bucket = buckets[turn]!;
+    turn = (turn + 1) % HEARTBEAT_BUCKETS;
+    // Timers run before the loop reads its sockets: check once pongs that arrived are read.
+    setImmediate(sweep, bucket, late > opts.heartbeatMs / 2);
+  }, tickMs);
   timer.unref();
 
   return {

@@ -49,9 +49,9 @@ describe('restarts and drains', () => {
     const conv = (await ca.request<Results['conv.direct']>({ t: 'conv.direct', user: b.user })).conversation;
     const cb = await client(b.access);
     await ca.request({ t: 'send', conv: conv.id, cmid: 'one', body: '1' });
-    await cb.waitFor((f) => f.t === 'ev' && f.e.k === 'message');
-    await cb.request({ t: 'ping' }); // the auto-ack went before this, on the same socket
-    await new Promise((r) => setTimeout(r, 50));
+    const first = await cb.waitFor((f) => f.t === 'ev' && f.e.k === 'message');
+    // An ack with an id is answered once it is committed (acks otherwise wait ackDelayMs).
+    await cb.request({ t: 'ack', cursor: first.t === 'ev' ? first.c : 0 });
     cb.close();
     await ca.request({ t: 'send', conv: conv.id, cmid: 'two', body: '2' });
     const cb2 = await client(b.access);

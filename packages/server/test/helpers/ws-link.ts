@@ -49,3 +49,16 @@ export function rawWs(url: string, token: string): Promise<WebSocket> {
     ws.on('error', reject);
   });
 }
+
+/**
+ * The raw socket once its first frame (the welcome) arrived. The listener is attached before the
+ * socket opens: the welcome may come in the same read as the upgrade response, and a listener
+ * added after `open` would miss it.
+ */
+export function rawWsWelcomed(url: string, token: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws?token=${encodeURIComponent(token)}`);
+    ws.once('message', () => resolve(ws));
+    ws.on('error', reject);
+  });
+}

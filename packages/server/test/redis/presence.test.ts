@@ -94,16 +94,16 @@ describe('RedisPresence', { skip }, () => {
     assert.equal(await alive.connect(lonely, 'a2', 'ALIVE'), true);
   });
 
-  test('the keys of users whose connections all expired go away (after one ttl of grace)', async () => {
-    const dead = node({ ttlMs: 300 });
+  test('the keys of users whose connections all expired go away (after gcMs)', async () => {
+    const dead = node({ ttlMs: 300, gcMs: 600 });
     await dead.connect(user('gone'), 'c1', 'DEAD');
     await dead.connect(user('gone'), 'c2', 'DEAD');
-    const ttl = await admin.pttl(`${prefix}presence:gone`);
-    assert.ok(ttl > 300 && ttl <= 600, `expiry + grace (${ttl})`);
+    const ttl = await admin.pttl(`${prefix}conns:gone`);
+    assert.ok(ttl > 300 && ttl <= 600, `gc expiry (${ttl})`);
     await sleep(400);
     assert.deepEqual(await dead.online([user('gone')]), new Set(), 'offline once expired');
     await sleep(300);
-    assert.equal(await admin.exists(`${prefix}presence:gone`), 0, 'key removed by Redis');
+    assert.equal(await admin.exists(`${prefix}conns:gone`), 0, 'key removed by Redis');
   });
 
   test('an expired connection observed by a disconnect is reported offline once', async () => {
@@ -126,10 +126,10 @@ describe('RedisPresence', { skip }, () => {
       await a.heartbeat('A', [{ user: u, connId: 'c1' }]);
     }
     assert.deepEqual(await a.online([u]), new Set([u]));
-    const ttl = await admin.pttl(`${prefix}presence:u`);
-    assert.ok(ttl > 300 && ttl <= 600, `key ttl follows the connections, plus grace (${ttl})`);
+    const ttl = await admin.pttl(`${prefix}presence-node:A`);
+    assert.ok(ttl > 0 && ttl <= 300, `the node's liveness key carries the ttl (${ttl})`);
 
-    await admin.del(`${prefix}presence:u`); // as if Redis lost its data
+    await admin.del(`${prefix}conns:u`, `${prefix}presence-node:A`); // as if Redis lost its data
     await a.heartbeat('A', [{ user: u, connId: 'c1' }]);
     assert.deepEqual(await a.online([u]), new Set([u]));
     await a.heartbeat('A', []);

@@ -46,7 +46,7 @@ describe('RedisRouter', { skip }, () => {
     await b.detach(user('u2'), 'B');
     await b.detach(user('u2'), 'B'); // detaching twice is harmless
     assert.deepEqual(sorted(await b.nodesOf([user('u1'), user('u2')])), { u1: ['B'] });
-    assert.equal(await admin.exists(`${prefix}route:u2`), 0, 'an empty set leaves no key');
+    assert.equal(await admin.exists(`${prefix}routes:u2`), 0, 'an empty hash leaves no key');
     assert.deepEqual(await a.nodesOf([]), new Map());
   });
 
@@ -69,19 +69,19 @@ describe('RedisRouter', { skip }, () => {
       p: ['alive'],
       q: ['alive'],
     });
-    assert.equal(await admin.exists(`${prefix}route:only-dead`), 0, 'key expired with its last entry');
+    assert.equal(await admin.exists(`${prefix}routes:only-dead`), 0, 'dead entries met by nodesOf are deleted');
 
     await sleep(350);
     assert.deepEqual(await alive.nodesOf(users), new Map(), 'everything expires without heartbeat');
-    assert.equal(await admin.exists(`${prefix}route:p`, `${prefix}route:q`), 0);
+    assert.equal(await admin.exists(`${prefix}routes:p`, `${prefix}routes:q`), 0);
   });
 
   test('heartbeat restores entries that were lost (e.g. after a Redis outage)', async () => {
     const a = router({ ttlMs: 300 });
     await a.heartbeat('A', [user('r'), user('s')]);
     assert.deepEqual(sorted(await a.nodesOf([user('r'), user('s')])), { r: ['A'], s: ['A'] });
-    const ttl = await admin.pttl(`${prefix}route:r`);
-    assert.ok(ttl > 0 && ttl <= 300, `key ttl follows the entry (${ttl})`);
+    const ttl = await admin.pttl(`${prefix}route-node:A`);
+    assert.ok(ttl > 0 && ttl <= 300, `the node's liveness key carries the ttl (${ttl})`);
   });
 
   test('a shared client is used as is and not closed', async () => {
@@ -89,7 +89,7 @@ describe('RedisRouter', { skip }, () => {
     const a = new RedisRouter({ redis: shared, prefix });
     await a.attach(user('t'), 'A');
     await a.close();
-    assert.equal(await shared.zcard(`${prefix}route:t`), 1);
+    assert.equal(await shared.hlen(`${prefix}routes:t`), 1);
     await shared.quit();
   });
 });

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Results } from '@parley/protocol';
 import { TestClient } from '../helpers/clients.ts';
-import { connectWs, rawWs } from '../helpers/ws-link.ts';
+import { connectWs, rawWsWelcomed } from '../helpers/ws-link.ts';
 import { register, startServer, type TestServer } from '../helpers/server.ts';
 
 describe('websocket limits', () => {
@@ -64,9 +64,8 @@ describe('websocket limits', () => {
     const [a, b] = [await register(server.url), await register(server.url)];
     const ca = await client(a.access);
     const conv = (await ca.request<Results['conv.direct']>({ t: 'conv.direct', user: b.user })).conversation;
-    const slow = await rawWs(server.url, b.access);
+    const slow = await rawWsWelcomed(server.url, b.access);
     const closed = new Promise<number>((r) => slow.on('close', (code) => r(code)));
-    await new Promise((r) => slow.once('message', r));
     (slow as unknown as { _socket: { pause(): void } })._socket.pause();
     const body = 'z'.repeat(30_000);
     let n = 0;

@@ -1,8 +1,9 @@
 /**
  * Receipts are watermarks per (conversation, member): `delivered` and `read`, only ever forward,
  * read implying delivered. The conversation keeps the all-members minimum (agg_delivered,
- * agg_read); when it advances, each active member who sent a message with seq in
- * (old agg_read, new agg_delivered] gets one `receipt` event with the new minimums.
+ * agg_read); when it advances, each active member who sent a message whose ticks changed — seq in
+ * (old agg_delivered, new] or (old agg_read, new] — gets one `receipt` event with the new minimums.
+ * The scan is bounded by how far the minimums moved, not by how much history is still unread.
  *
  * Lock order (shared with every writer): conversations, then users, then devices, each sorted by id.
  * Member rows are only written under their conversation's row lock.
@@ -31,7 +32,7 @@ export async function recomputeReceipts(client: PoolClient, convs: readonly stri
        SELECT conv_id, min(delivered) AS d, min(read) AS r FROM members
         WHERE conv_id = ANY($1::text[]) AND active GROUP BY conv_id
      ), adv AS (
-       SELECT c.id, c.agg_read AS old_r, greatest(c.agg_delivered, mins.d) AS d, greatest(c.agg_read, mins.r) AS r
+       SELECT c.id, c.agg_delivered AS old_d, c.agg_read AS old_r, greatest(c.agg_delivered, mins.d) AS d, greatest(c.agg_read, mins.r) AS r
          FROM conversations c JOIN mins ON mins.conv_id = c.id
         WHERE mins.d > c.agg_delivered OR mins.r > c.agg_read
      ), upd AS (
@@ -40,8 +41,9 @@ export async function recomputeReceipts(client: PoolClient, convs: readonly stri
      SELECT adv.id, adv.d, adv.r, s.sender
        FROM adv
        CROSS JOIN LATERAL (
-         SELECT DISTINCT m.sender FROM messages m
-          WHERE m.conv_id = adv.id AND m.seq > adv.old_r AND m.seq <= adv.d
+         SELECT m.sender FROM messages m WHERE m.conv_id = adv.id AND m.seq > adv.old_d AND m.seq <= adv.d
+         UNION
+         SELECT m.sender FROM messages m WHERE m.conv_id = adv.id AND m.seq > adv.old_r AND m.seq <= adv.r
        ) s
        JOIN members mm ON mm.conv_id = adv.id AND mm.user_id = s.sender AND mm.active
       ORDER BY adv.id, s.sender`,

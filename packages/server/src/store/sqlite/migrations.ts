@@ -70,4 +70,37 @@ export const sqliteMigrations: readonly string[] = [
     PRIMARY KEY (user_id, cursor)
   ) WITHOUT ROWID;
   `,
+  // Runs of a large group's messages in a user's log (sqlite/runs.ts): one row per stretch instead
+  // of one event row per message and member.
+  `
+  CREATE TABLE runs (
+    user_id TEXT NOT NULL,
+    base_cursor INTEGER NOT NULL,
+    conv_id TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER,
+    end_cursor INTEGER,
+    PRIMARY KEY (user_id, base_cursor)
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX runs_open ON runs(user_id) WHERE last_seq IS NULL;
+  CREATE INDEX runs_end ON runs(user_id, end_cursor);
+  `,
+  // A user's log head and delivered cursor, bumped by nearly every commit, move from the wide
+  // users row (handle, password hash) to a narrow one: more of them share a page, so a commit
+  // writes fewer pages, and a lookup is one B-tree search instead of index + table.
+  `
+  CREATE TABLE heads (
+    user_id TEXT PRIMARY KEY,
+    head INTEGER NOT NULL DEFAULT 0,
+    delivered_cursor INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  INSERT INTO heads (user_id, head, delivered_cursor) SELECT id, head, delivered_cursor FROM users;
+  ALTER TABLE users DROP COLUMN head;
+  ALTER TABLE users DROP COLUMN delivered_cursor;
+  `,
+  // The open runs on one conversation, in one range read: a large group's append finds the
+  // members whose run continues without a lookup per member.
+  `
+  CREATE INDEX runs_open_conv ON runs(conv_id, user_id, base_cursor, first_seq) WHERE last_seq IS NULL;
+  `,
 ];

@@ -25,8 +25,13 @@ export class Watermarks {
     this.agg = prepare('SELECT agg_delivered AS d, agg_read AS r FROM conversations WHERE id = ?');
     this.setAgg = prepare('UPDATE conversations SET agg_delivered = ?, agg_read = ? WHERE id = ?');
     // Only senders still in the conversation hear about it: those who left are told nothing more.
+    // Two ranges (delivered moved, read moved): only messages whose ticks changed, so the scan is
+    // bounded by how far the minimums moved, not by how much of the history is still unread.
     this.senders = prepare(
-      `SELECT DISTINCT m.sender FROM messages m JOIN members x ON x.conv_id = m.conv_id AND x.user_id = m.sender AND x.active = 1
+      `SELECT m.sender FROM messages m JOIN members x ON x.conv_id = m.conv_id AND x.user_id = m.sender AND x.active = 1
+        WHERE m.conv_id = ? AND m.seq > ? AND m.seq <= ?
+       UNION
+       SELECT m.sender FROM messages m JOIN members x ON x.conv_id = m.conv_id AND x.user_id = m.sender AND x.active = 1
         WHERE m.conv_id = ? AND m.seq > ? AND m.seq <= ?`,
     );
   }
@@ -42,8 +47,8 @@ export class Watermarks {
   }
 
   /**
-   * Recompute the all-members minimum; if it advanced, tell each sender of a message in the range
-   * whose ticks changed: (old read minimum, new delivered minimum].
+   * Recompute the all-members minimum; if it advanced, tell each sender of a message whose ticks
+   * changed: seq in (old delivered minimum, new one] or in (old read minimum, new one].
    */
   settle(conv: ConversationId, log: LogWriter): void {
     const now = this.mins.get(conv) as { d: number | null; r: number | null };
@@ -53,7 +58,7 @@ export class Watermarks {
     const r = Math.max(before.r, now.r);
     if (d === before.d && r === before.r) return;
     this.setAgg.run(d, r, conv);
-    const rows = this.senders.all(conv, Math.min(before.r, before.d), Math.max(d, r)) as { sender: string }[];
+    const rows = this.senders.all(conv, before.d, d, conv, before.r, r) as { sender: string }[];
     for (const { sender } of rows) {
       log.event(sender as UserId, { k: 'receipt', conv, delivered: d, read: r }, conv);
     }
