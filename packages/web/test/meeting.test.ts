@@ -55,9 +55,35 @@ const VIEWPORT = { width: 960, height: 600 };
 async function untilStats(u: User, what: string, f: (s: MeetingStats) => boolean): Promise<MeetingStats> {
   let last: MeetingStats = { users: {}, pairs: [] };
   await until(`${u.handle}: ${what}`, async () => f((last = await meetingStats(u.page)))).catch((err: Error) => {
-    throw new Error(`${err.message} (last: ${JSON.stringify(last)})`);
+    throw new Error(`${err.message} (last: ${JSON.stringify(last)}; server: ${serverView()})`);
   });
   return last;
+}
+
+/** The SFU's side of every subscription, for a failure's message: what each DownTrack forwards and why. */
+function serverView(): string {
+  const rooms = node?.meetings?.rooms;
+  if (!rooms) return 'no meetings';
+  const now = Date.now();
+  return JSON.stringify(
+    rooms.list().flatMap((room) =>
+      room.participants().map((p) => ({
+        sub: p.id,
+        bw: p.subscriber.bandwidth,
+        down: p.subscriber.downTracks().map((d) => ({
+          from: d.track.info.owner,
+          src: d.track.info.source,
+          muted: d.track.muted,
+          received: d.track.received,
+          started: d.isStarted,
+          fwd: d.forwarded,
+          tile: d.tile,
+          decision: d.decision,
+          layers: d.track.layers(now).map((l) => `${l.id}:${l.live ? 'live' : 'dead'}${l.paused ? ',paused' : ''},${Math.round(l.bitrate / 1000)}k`),
+        })),
+      })),
+    ),
+  );
 }
 
 /**
