@@ -69,7 +69,11 @@ async function parley(url: string, token: string, to: string): Promise<Endpoint>
 }
 
 async function bareWs(url: string, user: string, to: string): Promise<Endpoint> {
-  const ws = await wsOpen(`${url.replace(/^http/, 'ws')}/?user=${user}`, false);
+  return bareRelayEndpoint(await wsOpen(`${url.replace(/^http/, 'ws')}/?user=${user}`, false), to);
+}
+
+/** An open socket to the bare ws relay (bench/peers) as an Endpoint: `{id, to, body}` out, `{ack}` / `{body}` in. */
+export function bareRelayEndpoint(ws: WebSocket, to: string): Endpoint {
   const acks: ((ok: boolean) => void)[] = [];
   const msgs: ((body: string) => void)[] = [];
   ws.on('message', (data) => {

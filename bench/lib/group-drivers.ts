@@ -9,7 +9,7 @@
  */
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
-import { connect, type Endpoint, type Target } from './drivers.ts';
+import { bareRelayEndpoint, connect, type Endpoint, type Target } from './drivers.ts';
 
 export interface Member {
   /** Parley: an access token; relays: a user name. */
@@ -37,22 +37,10 @@ function socketioMember(url: string, user: string, room: string): Promise<Endpoi
 
 function wsMember(url: string, user: string, room: string): Promise<Endpoint> {
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/?user=${encodeURIComponent(user)}&room=${encodeURIComponent(room)}`, { perMessageDeflate: false });
-  const acks: ((ok: boolean) => void)[] = [];
-  const msgs: ((body: string) => void)[] = [];
-  ws.on('message', (data) => {
-    const f = JSON.parse(data.toString()) as { ack?: number; body?: string };
-    if (f.ack !== undefined) for (const a of acks) a(true);
-    else if (f.body !== undefined) for (const m of msgs) m(f.body);
-  });
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
     ws.once('open', () =>
-      resolve({
-        send: (id, body) => ws.send(JSON.stringify({ id, to: room, body })),
-        onAck: (cb) => acks.push(cb),
-        onMessage: (cb) => msgs.push(cb),
-        close: () => ws.close(),
-      }),
+      resolve(bareRelayEndpoint(ws, room)),
     );
   });
 }
