@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RTCPeerConnection, type RTCDataChannel } from 'werift';
@@ -78,26 +78,49 @@ describe('TURN relay through a real coturn on loopback', { skip: !TURNSERVER && 
   const log: string[] = [];
   const pcs: RTCPeerConnection[] = [];
 
+  /**
+   * Starts coturn on a fresh port, independent of the machine's /etc/turnserver.conf (Debian's sends
+   * the log to syslog), logging to a file the failure message quotes. Ready once it answers a STUN
+   * Binding request. A start that does not answer in 5 s (the port taken between probe and bind, a
+   * slow machine) is retried on another port, three times in all.
+   */
+  async function startCoturn(attempt: number): Promise<void> {
+    port = await freeUdpPort();
+    const minPort = 20_000 + Math.floor(Math.random() * 20_000);
+    const conf = join(dir, `turn-${attempt}.conf`);
+    const logFile = join(dir, `turn-${attempt}.log`);
+    writeFileSync(conf, [
+      'use-auth-secret', `static-auth-secret=${SECRET}`, 'realm=parley',
+      'listening-ip=127.0.0.1', 'relay-ip=127.0.0.1', `listening-port=${port}`,
+      `min-port=${minPort}`, `max-port=${minPort + 100}`, 'no-rfc5780',
+      'no-cli', 'no-tls', 'no-dtls', 'no-tcp-relay', 'allow-loopback-peers', 'fingerprint',
+      `pidfile=${join(dir, `turn-${attempt}.pid`)}`, `userdb=${join(dir, `turndb-${attempt}`)}`,
+      'no-stdout-log', 'simple-log', `log-file=${logFile}`, '',
+    ].join('\n'));
+    coturn = spawn(TURNSERVER!, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    coturn.stdout?.on('data', (b: Buffer) => log.push(b.toString()));
+    coturn.stderr?.on('data', (b: Buffer) => log.push(b.toString()));
+    const started = Date.now();
+    while (!(await stunAnswers(port))) {
+      const why = coturn.exitCode !== null ? `exited with ${coturn.exitCode}` : Date.now() - started > 5_000 ? 'gave no STUN answer in 5 s' : '';
+      if (!why) continue;
+      const fileLog = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '(no log file)';
+      if (coturn.exitCode === null) {
+        const gone = new Promise((r) => coturn.once('exit', r));
+        coturn.kill('SIGKILL');
+        await gone;
+      }
+      const detail = `coturn on 127.0.0.1:${port} ${why} (attempt ${attempt}); output:\n${log.join('').slice(-1000)}\nlog:\n${fileLog.slice(-2000)}`;
+      if (attempt >= 3) throw new Error(detail);
+      console.error(detail);
+      return startCoturn(attempt + 1);
+    }
+  }
+
   before(async () => {
     assert.ok(TURNSERVER, 'turnserver must be installed in CI');
     dir = mkdtempSync(join(tmpdir(), 'parley-coturn-'));
-    port = await freeUdpPort();
-    const minPort = 20_000 + Math.floor(Math.random() * 20_000);
-    coturn = spawn(TURNSERVER, [
-      '--use-auth-secret', `--static-auth-secret=${SECRET}`, '--realm=parley',
-      '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
-      `--min-port=${minPort}`, `--max-port=${minPort + 100}`,
-      '--no-cli', '--no-tls', '--no-dtls', '--no-tcp-relay', '--allow-loopback-peers', '--fingerprint',
-      `--pidfile=${join(dir, 'turn.pid')}`, `--userdb=${join(dir, 'turndb')}`, '--no-stdout-log', '--log-file=/dev/null',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    coturn.stdout?.on('data', (b: Buffer) => log.push(b.toString()));
-    coturn.stderr?.on('data', (b: Buffer) => log.push(b.toString()));
-    // Ready once it answers a STUN Binding request (its stdout is block-buffered into a pipe).
-    const deadline = Date.now() + 10_000;
-    while (!(await stunAnswers(port))) {
-      if (coturn.exitCode !== null) throw new Error(`coturn exited: ${log.join('')}`);
-      if (Date.now() > deadline) throw new Error(`coturn did not start: ${log.join('').slice(-2000)}`);
-    }
+    await startCoturn(1);
   });
 
   after(async () => {
