@@ -33,7 +33,7 @@ import { Outbox, type OutboxEntry, type SendResult } from './Outbox.ts';
 import { resolvePlatform } from './platform.ts';
 import { ReadMarks } from './ReadMarks.ts';
 import { Requests, type CommandInput } from './Requests.ts';
-import { tickState, Watermarks, type ConversationWatermarks, type Tick } from './ticks.ts';
+import { tickAtLeast, tickState, Watermarks, type ConversationWatermarks, type Tick } from './ticks.ts';
 import { TypingThrottle } from './Typing.ts';
 import { LongPollTransport } from './transport/longpoll.ts';
 import { SseTransport } from './transport/sse.ts';
@@ -390,6 +390,26 @@ export class Client {
   /** The tick of one of my messages (or an outbox entry, which has no seq: 'pending'). */
   tick(message: Pick<Message, 'conv'> & { seq?: Seq | null }): Tick {
     return tickState(message, this.watermarks.get(message.conv));
+  }
+
+  /**
+   * Resolves once the tick of one of my messages is `tick` or later, at once if it already is.
+   * Prefer it to `next('receipt', ...)` after `await send(...)`: the receipt may be processed in
+   * the same turn as the send's answer, before the code after the `await` runs, and `next` only
+   * sees events that come after it was called.
+   */
+  untilTick(message: Pick<Message, 'conv' | 'seq'>, tick: Exclude<Tick, 'pending'>): Promise<Tick> {
+    const now = this.tick(message);
+    if (tickAtLeast(now, tick)) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const off = this.emitter.on('receipt', (r) => {
+        if (r.conv !== message.conv) return;
+        const t = this.tick(message);
+        if (!tickAtLeast(t, tick)) return;
+        off();
+        resolve(t);
+      });
+    });
   }
 
   // --- lifecycle ---

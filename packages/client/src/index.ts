@@ -9,7 +9,7 @@ export { Outbox, newClientMessageId, type OutboxEntry, type OutboxDeps, type Sen
 export { ReadMarks } from './ReadMarks.ts';
 export { Requests, type CommandInput } from './Requests.ts';
 export { TypingThrottle, defaultTyping, type TypingOptions } from './Typing.ts';
-export { tickState, Watermarks, type Tick, type ConversationWatermarks } from './ticks.ts';
+export { tickAtLeast, tickState, Watermarks, type Tick, type ConversationWatermarks } from './ticks.ts';
 export { MemoryStorage, LocalStorage, type Storage, type WebStorageLike } from './storage.ts';
 export { Emitter, type EventMap, type Listener } from './Emitter.ts';
 export { Backoff, defaultBackoff, type BackoffOptions } from './Backoff.ts';

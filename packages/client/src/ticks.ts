@@ -13,6 +13,13 @@ import type { Conversation, ConversationId, Seq } from '@parley/protocol';
 
 export type Tick = 'pending' | 'sent' | 'delivered' | 'read';
 
+const RANK: Record<Tick, number> = { pending: 0, sent: 1, delivered: 2, read: 3 };
+
+/** True when tick `a` is `b` or later ('pending' < 'sent' < 'delivered' < 'read'). */
+export function tickAtLeast(a: Tick, b: Tick): boolean {
+  return RANK[a] >= RANK[b];
+}
+
 export interface ConversationWatermarks {
   delivered: Seq;
   read: Seq;

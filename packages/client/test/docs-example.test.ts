@@ -45,7 +45,7 @@ describe('docs/sdk.md', () => {
         process.execPath,
         ['--import', 'tsx', file],
         { cwd: repo, env: { ...process.env, PARLEY_URL: server.url }, timeout: 45_000 },
-        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolvePromise(stdout)),
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\nstdout:\n${stdout}\nstderr:\n${stderr}`)) : resolvePromise(stdout)),
       );
     });
     const lines = out.trim().split('\n').sort();

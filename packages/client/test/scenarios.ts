@@ -66,6 +66,30 @@ export function transportSuite(transport: TransportName, skip: string | false, e
       assert.equal(ca.pending().length, 0);
     });
 
+    it('untilTick resolves for a tick reached before the call, and waits for one reached later', async () => {
+      const { ca, cb, conv } = await pair();
+      const first = await ca.send(conv, 'one');
+      const msg = { conv: conv as never, seq: first.seq };
+      // Delivered happens without B doing anything (its device acks); read waits for B.
+      let read = false;
+      const readWait = ca.untilTick(msg, 'read').then((t) => ((read = true), t));
+      assert.equal(await ca.untilTick(msg, 'delivered'), 'delivered');
+      assert.equal(read, false, 'not read before B marks it');
+      await cb.markRead(conv, first.seq);
+      assert.equal(await readWait, 'read');
+      // The receipt is in: later waits (for read or anything before it) resolve at once.
+      assert.equal(ca.tick(msg), 'read');
+      assert.equal(await ca.untilTick(msg, 'read'), 'read');
+      assert.equal(await ca.untilTick(msg, 'sent'), 'read');
+      // A later message's wait is not satisfied by the older watermark.
+      const second = await ca.send(conv, 'two');
+      const later = { conv: conv as never, seq: second.seq };
+      assert.notEqual(ca.tick(later), 'read');
+      const laterRead = ca.untilTick(later, 'read');
+      await cb.markRead(conv, second.seq);
+      assert.equal(await laterRead, 'read');
+    });
+
     it('shows typing on and off', async () => {
       const { ca, cb, conv } = await pair();
       const seen: boolean[] = [];
