@@ -28,13 +28,21 @@ export interface MeetingCommands {
   execute(p: Principal, cmd: Extract<Command, { t: RtcCommandType }>, links: readonly SessionLink[]): Promise<unknown>;
 }
 
+/** An ack is clamped to what the device's streams wrote; without one (plain HTTP) the store clamps it to the log head. */
+function clampAck(cursor: Cursor, links: readonly SessionLink[]): Cursor {
+  if (links.length === 0) return cursor;
+  let limit = 0;
+  for (const l of links) limit = Math.max(limit, l.sentCursor());
+  return Math.min(cursor, limit);
+}
+
 export class Commands {
   private readonly handlers: Handlers;
 
   constructor(
     store: Store,
     conversations: Conversations,
-    messaging: Messaging,
+    private readonly messaging: Messaging,
     presence: PresenceService,
     typing: Typing,
     private readonly meetings?: MeetingCommands,
@@ -52,9 +60,7 @@ export class Commands {
         }
       },
       ack: async (p, c, links) => {
-        // Without a live stream (plain HTTP) the store clamps to the head of the log.
-        const limit = links.length > 0 ? Math.max(...links.map((l) => l.sentCursor())) : c.cursor;
-        const cursor = Math.min(c.cursor, limit);
+        const cursor = clampAck(c.cursor, links);
         await messaging.ack(p, cursor);
         return { cursor };
       },
@@ -112,6 +118,15 @@ export class Commands {
       },
       ping: async () => ({ now: Date.now() }),
     };
+  }
+
+  /**
+   * An ack that wants no answer (no `id`), taken synchronously: a large group's members each ack
+   * every message, and this path costs no promise chain per frame. Returns the store request the
+   * ack joined; acks merged into one request return the same promise (see Messaging.ack).
+   */
+  ackQuietly(p: Principal, cursor: Cursor, links: readonly SessionLink[]): Promise<undefined> {
+    return this.messaging.ack(p, clampAck(cursor, links));
   }
 
   execute(p: Principal, cmd: Command, links: readonly SessionLink[]): Promise<unknown> {

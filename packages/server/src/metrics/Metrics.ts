@@ -35,7 +35,19 @@ export class Metrics {
   readonly publishSeconds: Histogram<'topic'>;
   readonly publishErrors: Counter<'topic'>;
   readonly noticesIn: Counter<'type'>;
+  /**
+   * Log events written, per transport, as plain numbers: the hot path (one per member of a group's
+   * fan-out) bumps these, and each scrape moves them into `eventsOut`.
+   */
+  private readonly eventsTally = new Map<string, { n: number }>();
   private connectionSource: () => readonly HubSession[] = () => [];
+
+  /** The tally of `parley_events_out_total{transport}`: add to `n`; scrapes collect it. */
+  eventsOutTally(transport: TransportName): { n: number } {
+    let t = this.eventsTally.get(transport);
+    if (!t) this.eventsTally.set(transport, (t = { n: 0 }));
+    return t;
+  }
 
   constructor(node: string) {
     const registers = [this.registry];
@@ -55,7 +67,20 @@ export class Metrics {
       },
     });
     this.messagesIn = new Counter({ name: 'parley_messages_in_total', help: 'Sends committed by this node, by outcome (stored, duplicate, refused)', labelNames: ['outcome'], registers });
-    this.eventsOut = new Counter({ name: 'parley_events_out_total', help: 'Log events written to clients by this node', labelNames: ['transport'], registers });
+    const tally = this.eventsTally;
+    this.eventsOut = new Counter({
+      name: 'parley_events_out_total',
+      help: 'Log events written to clients by this node',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        for (const [transport, t] of tally) {
+          if (t.n === 0) continue;
+          this.inc({ transport }, t.n);
+          t.n = 0;
+        }
+      },
+    });
     this.fanoutRecipients = new Histogram({ name: 'parley_fanout_recipients', help: 'Recipient users per live delivery', buckets: SIZES, registers });
     this.fanoutPublishes = new Histogram({ name: 'parley_fanout_publishes', help: 'Broker notices (user x node) per live delivery', buckets: SIZES, registers });
     this.storeSeconds = new Histogram({ name: 'parley_store_seconds', help: 'Store call latency by method', labelNames: ['method', 'outcome'], buckets: LATENCY, registers });

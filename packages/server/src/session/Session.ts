@@ -42,6 +42,8 @@ export class Session implements HubSession, SessionLink {
   private closed = false;
   private online = false;
   private pumpFailures = 0;
+  /** The store request this device's last id-less ack joined (see ackQuietly). */
+  private ackRequest: Promise<undefined> | null = null;
   /** When this session last heard a live notice (or checked the store); see Hub's idle sweep. */
   lastHeard = Date.now();
   private readonly bucket: TokenBucket;
@@ -158,6 +160,13 @@ export class Session implements HubSession, SessionLink {
     if (!last || last.c <= this.sent) return;
     this.target = Math.max(this.target, last.c);
     if (this.pumping) return;
+    if (events.length === 1) {
+      // The common case (one event per member of a fan-out), without the arrays below.
+      if (last.c !== this.sent + 1) return void this.pump();
+      this.write({ t: 'ev', c: last.c, e: last.e });
+      this.sent = last.c;
+      return;
+    }
     const fresh = events.filter((e) => e.c > this.sent);
     if (fresh[0]?.c === this.sent + 1 && fresh.every((e, i) => e.c === this.sent + 1 + i)) {
       for (const e of fresh) this.write({ t: 'ev', c: e.c, e: e.e });
@@ -222,7 +231,9 @@ export class Session implements HubSession, SessionLink {
       this.write({ t: 'err', id: decoded.id, code: decoded.error.code, msg: decoded.error.message });
       return;
     }
-    await this.execute(decoded.cmd);
+    const cmd = decoded.cmd;
+    if (cmd.t === 'ack' && (cmd.id ?? null) === null) return this.ackQuietly(cmd.cursor);
+    await this.execute(cmd);
   }
 
   async execute(cmd: Command): Promise<void> {
@@ -235,6 +246,18 @@ export class Session implements HubSession, SessionLink {
       if (!(err instanceof ParleyError)) this.log.error({ err, cmd: cmd.t }, 'command failed');
       this.write({ t: 'err', id, code: e.code, msg: e.message });
     }
+  }
+
+  /** An id-less ack: queued at once; a failure is reported once per store request, not per frame. */
+  private ackQuietly(cursor: Cursor): void {
+    const done = this.deps.commands.ackQuietly(this.principal, cursor, [this]);
+    if (done === this.ackRequest) return;
+    this.ackRequest = done;
+    done.catch((err: unknown) => {
+      const e = err instanceof ParleyError ? err : new ParleyError('INTERNAL');
+      if (!(err instanceof ParleyError)) this.log.error({ err, cmd: 'ack' }, 'command failed');
+      this.write({ t: 'err', id: null, code: e.code, msg: e.message });
+    });
   }
 
   close(code: number, reason: string): void {

@@ -50,7 +50,8 @@ class WsTransport implements Transport {
   early: string[] | null = null;
   private closeHandlers: (() => void) | (() => void)[] | null = null;
   private ended = false;
-  private corked = false;
+  /** The socket corked by a write of this tick, until `uncorkAll` runs. */
+  private corked: { uncork(): void } | null = null;
   private backlogAtCork = 0;
 
   constructor(
@@ -96,9 +97,9 @@ class WsTransport implements Transport {
     const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     if (socket && !this.corked) {
       this.backlogAtCork = this.ws.bufferedAmount;
-      this.corked = true;
+      this.corked = socket;
       socket.cork();
-      process.nextTick(uncork, this, socket);
+      if (corkedNow.push(this) === 1) process.nextTick(uncorkAll);
     }
     this.ws.send(encodeFrame(frame));
   }
@@ -109,6 +110,12 @@ class WsTransport implements Transport {
    */
   buffered(): number {
     return this.corked ? this.backlogAtCork : this.ws.bufferedAmount;
+  }
+
+  uncork(): void {
+    const socket = this.corked;
+    this.corked = null;
+    socket?.uncork();
   }
 
   drained(): Promise<void> {
@@ -135,9 +142,17 @@ class WsTransport implements Transport {
   }
 }
 
-function uncork(t: { corked: boolean }, socket: { uncork(): void }): void {
-  t.corked = false;
-  socket.uncork();
+/**
+ * The transports corked in this tick: one nextTick uncorks them all (a
+ * 10,000-member fan-out queues one callback, not 10,000). A socket corked while the list is being
+ * uncorked (a write from another uncork's callback) joins a new list with its own tick.
+ */
+let corkedNow: WsTransport[] = [];
+
+function uncorkAll(): void {
+  const list = corkedNow;
+  corkedNow = [];
+  for (const t of list) t.uncork();
 }
 
 function terminate(ws: WebSocket): void {
