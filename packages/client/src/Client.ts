@@ -157,7 +157,7 @@ export class Client {
   off<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): void {
     this.emitter.off(event, listener);
   }
-  /** The next payload of `event` that satisfies `pred`. */
+  /** The next payload of `event` that satisfies `pred`; rejects with ClosedError on `close()`. */
   next<K extends keyof ClientEvents>(event: K, pred?: (payload: ClientEvents[K]) => boolean): Promise<ClientEvents[K]> {
     return this.emitter.next(event, pred);
   }
@@ -401,15 +401,8 @@ export class Client {
   untilTick(message: Pick<Message, 'conv' | 'seq'>, tick: Exclude<Tick, 'pending'>): Promise<Tick> {
     const now = this.tick(message);
     if (tickAtLeast(now, tick)) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      const off = this.emitter.on('receipt', (r) => {
-        if (r.conv !== message.conv) return;
-        const t = this.tick(message);
-        if (!tickAtLeast(t, tick)) return;
-        off();
-        resolve(t);
-      });
-    });
+    const reached = (r: { conv: ConversationId }) => r.conv === message.conv && tickAtLeast(this.tick(message), tick);
+    return this.emitter.next('receipt', reached).then(() => this.tick(message));
   }
 
   // --- lifecycle ---
@@ -439,6 +432,6 @@ export class Client {
     this.reads.close();
     await this.outbox.close();
     await this.storageIo;
-    this.emitter.removeAllListeners();
+    this.emitter.close(new ClosedError());
   }
 }

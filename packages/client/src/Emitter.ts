@@ -8,6 +8,9 @@ export type Listener<T> = (payload: T) => void;
 
 export class Emitter<E extends EventMap> {
   private readonly listeners = new Map<keyof E, Set<Listener<never>>>();
+  /** Rejecters of the promises `next` handed out and not yet settled. */
+  private readonly waiting = new Set<(err: Error) => void>();
+  private closedWith: Error | null = null;
 
   constructor(private readonly onListenerError: (err: unknown, event: keyof E) => void = () => {}) {}
 
@@ -32,15 +35,35 @@ export class Emitter<E extends EventMap> {
     this.listeners.get(event)?.delete(listener as Listener<never>);
   }
 
-  /** Resolves with the next payload of `event` that satisfies `pred`. */
+  /**
+   * Resolves with the next payload of `event` that satisfies `pred`; rejects with the error given
+   * to `close` if that comes first (or came before the call), so no caller waits forever.
+   */
   next<K extends keyof E>(event: K, pred: (payload: E[K]) => boolean = () => true): Promise<E[K]> {
-    return new Promise((resolve) => {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    return new Promise((resolve, reject) => {
+      const abandon = (err: Error) => {
+        off();
+        reject(err);
+      };
       const off = this.on(event, (payload) => {
         if (!pred(payload)) return;
         off();
+        this.waiting.delete(abandon);
         resolve(payload);
       });
+      this.waiting.add(abandon);
     });
+  }
+
+  /** Rejects every pending `next` with `err`, and every later one; removes all listeners. */
+  close(err: Error): void {
+    if (this.closedWith) return;
+    this.closedWith = err;
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const abandon of waiting) abandon(err);
+    this.listeners.clear();
   }
 
   listenerCount<K extends keyof E>(event: K): number {

@@ -90,6 +90,20 @@ export function transportSuite(transport: TransportName, skip: string | false, e
       assert.equal(await laterRead, 'read');
     });
 
+    it('a pending next or untilTick rejects with ClosedError when the client closes, and so does a later one', async () => {
+      const { ca, conv } = await pair();
+      const sent = await ca.send(conv, 'unread');
+      const msg = { conv: conv as never, seq: sent.seq };
+      // Nobody marks it read and nobody else writes: both would wait forever without close().
+      const readWait = ca.untilTick(msg, 'read');
+      const nextWait = ca.next('message', (m) => m.body === 'never sent');
+      await ca.close();
+      await assert.rejects(readWait, (err: Error) => err.name === 'ClosedError');
+      await assert.rejects(nextWait, (err: Error) => err.name === 'ClosedError');
+      await assert.rejects(ca.next('receipt'), (err: Error) => err.name === 'ClosedError');
+      await assert.rejects(ca.untilTick(msg, 'read'), (err: Error) => err.name === 'ClosedError');
+    });
+
     it('shows typing on and off', async () => {
       const { ca, cb, conv } = await pair();
       const seen: boolean[] = [];
