@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- direct [--targets parley,parley-worker,socketio,ws] [--pairs N] [--seconds S]
+ * `npm run bench -- direct [--targets parley,parley-worker,parley-pg,socketio,ws] [--pairs N] [--seconds S]
  *   [--rates R1,R2,...] [--window W] [--generators G] [--port P]`
- * (`parley-worker`: SQLite writes in a writer thread; PARLEY_BENCH_PROFILE=DIR profiles the server.)
+ * (`parley-worker`: SQLite writes in a writer thread; `parley-pg`: the node on PostgreSQL + Redis, whose
+ * processes' CPU is reported in its own column; PARLEY_BENCH_PROFILE=DIR profiles the server.)
  *
  * N user pairs exchange 1:1 messages. For each target in turn (same machine, same run): its server in
  * its own process, load from G generator processes. Each step offers a total rate R (msgs/s, paced
@@ -15,6 +16,7 @@ import type { Pair, Target } from './lib/drivers.ts';
 import type { LoadJob, LoadResult } from './lib/loadgen.ts';
 import { writeRateChart } from './lib/plot.ts';
 import { summarize, table } from './lib/stats.ts';
+import { backingCpuMs } from './lib/pg-target.ts';
 import { cpuMs, startTarget } from './lib/targets.ts';
 
 export async function runLoad(job: Omit<LoadJob, 'pairs'>, pairs: Pair[], generators: number): Promise<LoadResult> {
@@ -51,6 +53,8 @@ export interface StepRow {
   p99: number;
   max: number;
   cpuPer1k: number;
+  /** PostgreSQL + Redis processes' CPU over the step, per 1k delivered. */
+  backingPer1k: number;
 }
 
 export async function run(argv: string[]): Promise<StepRow[]> {
@@ -80,6 +84,7 @@ export async function run(argv: string[]): Promise<StepRow[]> {
       const pairs = await t.makePairs(nPairs);
       for (const step of steps) {
         const cpu0 = cpuMs(t.pid);
+        const backing0 = backingCpuMs();
         const res = await runLoad(
           {
             target,
@@ -92,6 +97,7 @@ export async function run(argv: string[]): Promise<StepRow[]> {
           generators,
         );
         const cpu = cpuMs(t.pid) - cpu0;
+        const backing = backingCpuMs() - backing0;
         const lat = summarize(res.latencies);
         const row: StepRow = {
           target,
@@ -104,6 +110,7 @@ export async function run(argv: string[]): Promise<StepRow[]> {
           p99: lat.p99,
           max: lat.max,
           cpuPer1k: res.delivered > 0 ? (cpu / res.delivered) * 1000 : NaN,
+          backingPer1k: res.delivered > 0 ? (backing / res.delivered) * 1000 : NaN,
         };
         rows.push(row);
         console.error(`[direct] ${target} offered ${step}: delivered ${row.delivered.toFixed(0)}/s p99 ${row.p99.toFixed(1)} ms`);
@@ -112,17 +119,19 @@ export async function run(argv: string[]): Promise<StepRow[]> {
       await t.stop();
     }
   }
-  console.log(`\n### direct: ${nPairs} pairs, ${seconds} s per step, ${generators} load processes (Parley: embedded SQLite, durable)\n`);
+  console.log(`\n### direct: ${nPairs} pairs, ${seconds} s per step, ${generators} load processes (parley: embedded SQLite; parley-pg: PostgreSQL + Redis; both durable)\n`);
   console.log(
     table(
-      ['target', 'offered msgs/s', 'stored msgs/s', 'delivered msgs/s', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'server CPU ms / 1k msgs'],
-      rows.map((r) => [r.target, r.offered, r.stored, r.delivered, r.errors, r.p50, r.p95, r.p99, r.max, r.cpuPer1k]),
+      ['target', 'offered msgs/s', 'stored msgs/s', 'delivered msgs/s', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'server CPU ms / 1k msgs', 'PostgreSQL + Redis CPU ms / 1k msgs'],
+      rows.map((r) => [r.target, r.offered, r.stored, r.delivered, r.errors, r.p50, r.p95, r.p99, r.max, r.cpuPer1k, r.backingPer1k]),
     ),
   );
   const best = (target: Target) => Math.max(0, ...rows.filter((r) => r.target === target).map((r) => r.delivered));
-  const parley = best('parley');
-  const ratios = targets.filter((x) => x !== 'parley').map((x) => `${(parley / best(x)).toFixed(2)}× ${x}`);
-  if (targets.includes('parley') && ratios.length) console.log(`\nParley's best delivered rate = ${ratios.join(', ')}`);
+  const peers = targets.filter((x) => !x.startsWith('parley'));
+  for (const own of targets.filter((x) => x.startsWith('parley'))) {
+    const ratios = peers.map((x) => `${(best(own) / best(x)).toFixed(2)}× ${x}`);
+    if (ratios.length) console.log(`\n${own}: best delivered rate = ${ratios.join(', ')}`);
+  }
   console.log(`\nplot: ${writeRateChart(values.plot, `p99 latency vs offered rate: ${targets.join(', ')}`, `${nPairs} pairs, ${seconds} s per step · npm run bench -- direct ${argv.join(' ')}`, rows)}`);
   return rows;
 }

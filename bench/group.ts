@@ -1,13 +1,13 @@
 /**
  * `npm run bench -- group [--members N] [--interval T] [--seconds S] [--senders K]
- *   [--targets parley,socketio,ws] [--generators G] [--grace MS] [--plot FILE]`
+ *   [--targets parley,parley-pg,socketio,ws] [--generators G] [--grace MS] [--plot FILE]`
  *
  * One group of N members, all online (distinct users, one connection each, spread over G load
  * processes plus one process holding the K rotating senders). Every T ms one member sends a
  * message to the group; every other member records send → delivery latency. Reported per target:
  * the per-message LAST-member latency (the message's slowest delivery, counted only for messages
  * every other member received) and all deliveries, as p50 / p99 / max; server CPU per message.
- * Parley: one embedded SQLite node, every message durably committed, members acking cumulatively
+ * Parley: one embedded SQLite node (parley-pg: a node on PostgreSQL + Redis), every message durably committed, members acking cumulatively
  * every 50 ms (SDK-like), which is what advances the receipts. A message that some member did not
  * get within the grace time counts as infinitely late for the last-member percentiles. Peers: Socket.IO room broadcast and
  * a bare ws broadcast loop, in memory. Then Parley's figures as ratios to both, and a plot.
@@ -20,6 +20,7 @@ import type { GroupLoadResult, GroupSetup } from './lib/group-loadgen.ts';
 import { startGroupTarget, type GroupTarget } from './lib/group-targets.ts';
 import { writeChart } from './lib/plot.ts';
 import { summarize, table } from './lib/stats.ts';
+import { backingCpuMs } from './lib/pg-target.ts';
 import { cpuMs } from './lib/targets.ts';
 
 export interface GroupOptions {
@@ -43,6 +44,8 @@ export interface GroupRow {
   last: { p50: number; p99: number; max: number };
   all: { p50: number; p99: number; max: number };
   cpuPerMsg: number;
+  /** PostgreSQL + Redis processes' CPU per message (parley-pg's durable writes). */
+  backingPerMsg: number;
   /** CPU of all load processes per message: the clients' share of the machine. */
   loadCpuPerMsg: number;
   setupSeconds: number;
@@ -99,12 +102,14 @@ export async function runGroupTarget(target: Target, port: number, o: GroupOptio
     await new Promise((r) => setTimeout(r, 1000));
     const startAt = performance.timeOrigin + performance.now() + 500;
     const cpu0 = cpuMs(t.pid);
+    const backing0 = backingCpuMs();
     for (const g of gens) {
       g.next = nextMessage(g);
       g.child.send({ kind: 'go', startAt });
     }
     const results = (await Promise.all(gens.map((g) => g.next))) as unknown as GroupLoadResult[];
     const cpu = cpuMs(t.pid) - cpu0;
+    const backing = backingCpuMs() - backing0;
     const perCount = new Uint32Array(messages);
     const perMax = new Float64Array(messages).fill(NaN);
     for (const r of results) {
@@ -133,6 +138,7 @@ export async function runGroupTarget(target: Target, port: number, o: GroupOptio
       last: { p50: last.p50, p99: last.p99, max: last.max },
       all: { p50: every.p50, p99: every.p99, max: every.max },
       cpuPerMsg: cpu / messages,
+      backingPerMsg: backing / messages,
       loadCpuPerMsg: results.reduce((a, r) => a + r.cpuMs, 0) / messages,
       setupSeconds,
     };
@@ -144,14 +150,17 @@ export async function runGroupTarget(target: Target, port: number, o: GroupOptio
 
 export function groupTable(rows: GroupRow[]): string {
   return table(
-    ['target', 'members', 'msgs sent', 'acked', 'complete msgs', 'deliveries / expected', 'last p50 ms', 'last p99 ms', 'last max ms', 'all p50 ms', 'all p99 ms', 'all max ms', 'server CPU ms / msg', 'clients CPU ms / msg'],
-    rows.map((r) => [r.target, r.members, r.messages, r.acked, r.complete, `${r.deliveries} / ${r.expected}`, r.last.p50, r.last.p99, r.last.max, r.all.p50, r.all.p99, r.all.max, r.cpuPerMsg, r.loadCpuPerMsg]),
+    ['target', 'members', 'msgs sent', 'acked', 'complete msgs', 'deliveries / expected', 'last p50 ms', 'last p99 ms', 'last max ms', 'all p50 ms', 'all p99 ms', 'all max ms', 'server CPU ms / msg', 'PostgreSQL + Redis CPU ms / msg', 'clients CPU ms / msg'],
+    rows.map((r) => [r.target, r.members, r.messages, r.acked, r.complete, `${r.deliveries} / ${r.expected}`, r.last.p50, r.last.p99, r.last.max, r.all.p50, r.all.p99, r.all.max, r.cpuPerMsg, r.backingPerMsg, r.loadCpuPerMsg]),
   );
 }
 
-/** Parley's last-member p99 and CPU per message as multiples of each other target's. */
-export function groupRatios(rows: GroupRow[]): string[] {
-  const p = rows.find((r) => r.target.startsWith('parley'));
+/**
+ * The first Parley row's last-member p99 and CPU per message as multiples of each other row's
+ * (`own` picks another Parley row, e.g. parley-pg).
+ */
+export function groupRatios(rows: GroupRow[], own = rows.find((r) => r.target.startsWith('parley'))?.target): string[] {
+  const p = rows.find((r) => r.target === own);
   if (!p) return [];
   return rows
     .filter((r) => r !== p)
@@ -234,8 +243,10 @@ export async function run(argv: string[]): Promise<GroupRow[]> {
   const head = `group: ${o.members} members, one message every ${o.intervalMs} ms for ${o.seconds} s, ${o.senders} sender(s), ${o.generators}+1 load processes`;
   console.log(`\n### ${head} (load average ${load0.toFixed(2)} → ${load1.toFixed(2)})\n`);
   console.log(groupTable(rows));
-  const ratios = groupRatios(rows);
-  if (ratios.length) console.log(`\nParley as multiples of: ${ratios.join('; ')}`);
+  for (const own of new Set(rows.filter((r) => r.target.startsWith('parley')).map((r) => r.target))) {
+    const ratios = groupRatios(rows.filter((r) => r.target === own || !r.target.startsWith('parley')), own);
+    if (ratios.length) console.log(`\n${own} as multiples of: ${ratios.join('; ')}`);
+  }
   const path = values.plot ?? `docs/benchmarks/group-${o.members}.svg`;
   writeGroupPlot(path, `group: ${o.members} members, a message every ${o.intervalMs} ms`, `npm run bench -- group ${argv.join(' ')} · load avg ${load0.toFixed(1)}`, rows, targetFor(o));
   console.log(`\nplot: ${path}`);

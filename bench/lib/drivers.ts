@@ -11,7 +11,7 @@ import { parleyHttp } from './http-drivers.ts';
  * `parley-worker` / `parley-inline`: Parley with its SQLite writes in a writer thread
  * (PARLEY_STORE_WORKER=1) / on the main thread (=0, the default).
  */
-export type Target = 'parley' | 'parley-worker' | 'parley-inline' | 'parley-sse' | 'parley-longpoll' | 'socketio' | 'ws';
+export type Target = 'parley' | 'parley-worker' | 'parley-inline' | 'parley-pg' | 'parley-sse' | 'parley-longpoll' | 'socketio' | 'ws';
 
 export interface Pair {
   /** Parley: access tokens; peers: user names. */
@@ -104,9 +104,12 @@ async function socketio(url: string, user: string, to: string): Promise<Endpoint
   };
 }
 
+/** Parley targets whose clients use one WebSocket link (the store behind them differs). */
+export const isParleyWs = (t: Target): boolean => t === 'parley' || t === 'parley-worker' || t === 'parley-inline' || t === 'parley-pg';
+
 /** `role` tells the HTTP transports which half to build; the socket ones do both on one link. */
 export function connect(target: Target, url: string, who: string, to: string, role: 'sender' | 'receiver'): Promise<Endpoint> {
-  if (target === 'parley' || target === 'parley-worker' || target === 'parley-inline') return parley(url, who, to);
+  if (isParleyWs(target)) return parley(url, who, to);
   if (target === 'parley-sse') return parleyHttp('sse', url, who, to, role);
   if (target === 'parley-longpoll') return parleyHttp('longpoll', url, who, to, role);
   if (target === 'ws') return bareWs(url, who, to);

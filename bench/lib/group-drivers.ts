@@ -9,7 +9,7 @@
  */
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
-import { bareRelayEndpoint, connect, type Endpoint, type Target } from './drivers.ts';
+import { bareRelayEndpoint, connect, isParleyWs, type Endpoint, type Target } from './drivers.ts';
 
 export interface Member {
   /** Parley: an access token; relays: a user name. */
@@ -53,7 +53,7 @@ export async function joinGroup(target: Target, url: string, member: Member, gro
   if (target === 'socketio') return socketioMember(url, member.who, group);
   if (target === 'ws') return wsMember(url, member.who, group);
   const recv = await connect(target, url, member.who, group, 'receiver');
-  if (!sends || target === 'parley' || target === 'parley-worker' || target === 'parley-inline') return recv;
+  if (!sends || isParleyWs(target)) return recv;
   const send = await connect(target, url, member.who, group, 'sender');
   return {
     send: (id, body) => send.send(id, body),

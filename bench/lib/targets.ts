@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Pair, Target } from './drivers.ts';
+import { pgBacking } from './pg-target.ts';
 import { command, registerUser, startParley } from './server.ts';
 
 export interface RunningTarget {
@@ -40,7 +41,11 @@ export function storeMode(target: Target): Record<string, string> {
 
 export async function startTarget(target: Target, port: number, env: Record<string, string> = {}): Promise<RunningTarget> {
   if (target.startsWith('parley')) {
-    const server = await startParley(port, { ...storeMode(target), ...env });
+    const backing = target === 'parley-pg' ? await pgBacking() : null;
+    const server = await startParley(port, { ...storeMode(target), ...backing?.env, ...env }).catch(async (err: unknown) => {
+      await backing?.drop();
+      throw err;
+    });
     return {
       target,
       url: server.url,
@@ -56,7 +61,10 @@ export async function startTarget(target: Target, port: number, env: Record<stri
         }
         return pairs;
       },
-      stop: () => server.stop(),
+      async stop() {
+        await server.stop();
+        await backing?.drop();
+      },
     };
   }
   const child = await startPeer(target === 'ws' ? 'ws-relay.ts' : 'socketio-relay.ts', port);
