@@ -11,7 +11,7 @@ import { CloseCodes, type Cursor } from '@parley/protocol';
 import type { Logger } from 'pino';
 import { AuthService } from './auth/AuthService.ts';
 import { TokenIssuer, type Principal } from './auth/tokens.ts';
-import type { Broker } from './broker/Broker.ts';
+import type { Broker, Notice } from './broker/Broker.ts';
 import { MemoryBroker } from './broker/MemoryBroker.ts';
 import { Calls } from './chat/Calls.ts';
 import { Commands } from './chat/Commands.ts';
@@ -94,7 +94,15 @@ export class ParleyNode {
     const id = options.nodeId;
     this.log = logger.child({ node: id });
     const onError = (err: unknown) => this.log.warn({ err }, 'live delivery failed; clients recover by cursor');
-    const delivery = new Delivery(broker, router, onError);
+    this.hub = new Hub(id, broker, router, presence, this.log);
+    const local = {
+      id,
+      deliver: (n: Notice) => {
+        this.metrics?.countLocal(n);
+        this.hub.deliver(n);
+      },
+    };
+    const delivery = new Delivery(broker, router, onError, local);
     const lim = options.limits;
     this.messaging = new Messaging(store, delivery, {
       maxBodyLength: lim.maxBodyLength,
@@ -120,7 +128,6 @@ export class ParleyNode {
     }
     this.commands = new Commands(store, conversations, this.messaging, presenceService, this.typing, this.meetings?.commands);
     this.auth = new AuthService(store, new TokenIssuer(tokenSecret(options), options.accessTtlSeconds), (p) => delivery.revoke(p.user, p.device));
-    this.hub = new Hub(id, broker, router, presence, this.log);
     this.sessionDeps = { node: id, store, hub: this.hub, commands: this.commands, presence: presenceService, typing: this.typing, limits: lim, log: this.log };
   }
 

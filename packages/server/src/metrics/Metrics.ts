@@ -12,9 +12,11 @@
  * - store_seconds{method,outcome}          latency of every Store call
  * - store_batch_size{method}               items per group commit (appendMessages, applyAcks, applyReads)
  * - broker_publish_seconds{topic}, broker_publish_errors_total{topic}, broker_notices_total{type}
+ * - local_notices_total{type}              notices for this node's own sessions, handed over without the broker
  * plus prom-client's default process metrics (`parley_process_*`, `parley_nodejs_*`).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Notice } from '../broker/Broker.ts';
 import type { HubSession } from '../session/Hub.ts';
 import { Session } from '../session/Session.ts';
 import type { TransportName } from '../session/Transport.ts';
@@ -35,12 +37,21 @@ export class Metrics {
   readonly publishSeconds: Histogram<'topic'>;
   readonly publishErrors: Counter<'topic'>;
   readonly noticesIn: Counter<'type'>;
+  readonly localNotices: Counter<'type'>;
   /**
    * Log events written, per transport, as plain numbers: the hot path (one per member of a group's
    * fan-out) bumps these, and each scrape moves them into `eventsOut`.
    */
   private readonly eventsTally = new Map<string, { n: number }>();
   private connectionSource: () => readonly HubSession[] = () => [];
+
+  /** Counts a notice handed to this node's sessions without the broker (one inc per type, not per notice). */
+  countLocal(notice: Notice): void {
+    if (notice.type !== 'batch') return this.localNotices.inc({ type: notice.type });
+    const byType = new Map<string, number>();
+    for (const n of notice.notices) byType.set(n.type, (byType.get(n.type) ?? 0) + 1);
+    for (const [type, k] of byType) this.localNotices.inc({ type }, k);
+  }
 
   /** The tally of `parley_events_out_total{transport}`: add to `n`; scrapes collect it. */
   eventsOutTally(transport: TransportName): { n: number } {
@@ -88,6 +99,7 @@ export class Metrics {
     this.publishSeconds = new Histogram({ name: 'parley_broker_publish_seconds', help: 'Broker publish latency by topic kind', labelNames: ['topic'], buckets: LATENCY, registers });
     this.publishErrors = new Counter({ name: 'parley_broker_publish_errors_total', help: 'Broker publishes that failed (the notice is lost; cursors repair it)', labelNames: ['topic'], registers });
     this.noticesIn = new Counter({ name: 'parley_broker_notices_total', help: 'Broker notices received by this node, by type', labelNames: ['type'], registers });
+    this.localNotices = new Counter({ name: 'parley_local_notices_total', help: "Notices for this node's own sessions, handed over without the broker, by type", labelNames: ['type'], registers });
   }
 
   /** Where the connection gauge reads the live sessions from (the node's hub), at scrape time. */

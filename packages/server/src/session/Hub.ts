@@ -47,7 +47,7 @@ export class Hub {
   ) {}
 
   async start(): Promise<void> {
-    this.unsubscribeNode = await this.broker.subscribe(Topics.node(this.node), (n) => this.dispatch(n));
+    this.unsubscribeNode = await this.broker.subscribe(Topics.node(this.node), (n) => this.deliver(n));
     this.heartbeat = setInterval(() => void this.beat(), this.heartbeatMs);
     this.heartbeat.unref();
     this.sweeper = setInterval(() => this.sweep(Date.now() - IDLE_CHECK_MS), SWEEP_MS);
@@ -90,9 +90,10 @@ export class Hub {
     }
   }
 
-  private dispatch(notice: Notice): void {
+  /** Hands a notice to the sessions on this node it concerns (from the broker, or from Delivery directly). */
+  deliver(notice: Notice): void {
     if (notice.type === 'batch') {
-      for (const n of notice.notices) this.dispatch(n);
+      for (const n of notice.notices) this.deliver(n);
       return;
     }
     const sessions = notice.type === 'presence' ? this.watchers.get(notice.user) : this.byUser.get(notice.user);
@@ -133,7 +134,7 @@ export class Hub {
       let set = this.watchers.get(u);
       if (!set) this.watchers.set(u, (set = new Set()));
       set.add(s);
-      if (!this.presenceSubs.has(u)) this.presenceSubs.set(u, this.broker.subscribe(Topics.presence(u), (n) => this.dispatch(n)));
+      if (!this.presenceSubs.has(u)) this.presenceSubs.set(u, this.broker.subscribe(Topics.presence(u), (n) => this.deliver(n)));
     }
   }
 

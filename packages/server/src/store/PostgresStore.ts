@@ -29,6 +29,7 @@ import { migrate } from './postgres/migrate.ts';
 import * as receipts from './postgres/receipts.ts';
 import { CONVERSATION_COLUMNS, toConversation, toDevice, toUser, type ConversationRow, type DeviceRow, type UserRow } from './postgres/rows.ts';
 import { inRead, inTx } from './postgres/tx.ts';
+import { query } from './postgres/prepared.ts';
 
 export interface PostgresStoreOptions {
   /** e.g. postgres://user@host:5432/db */
@@ -98,7 +99,7 @@ export class PostgresStore implements Store {
   createUser(user: { id: UserId; handle: string; passwordHash: string; createdAt: number }): Promise<void> {
     return this.tx(async (c) => {
       try {
-        await c.query('INSERT INTO users (id, handle, password_hash, created_at) VALUES ($1, $2, $3, $4)', [
+        await query(c, 'INSERT INTO users (id, handle, password_hash, created_at) VALUES ($1, $2, $3, $4)', [
           user.id, user.handle, user.passwordHash, user.createdAt,
         ]);
       } catch (err) {
@@ -110,7 +111,7 @@ export class PostgresStore implements Store {
 
   userByHandle(handle: string): Promise<UserRecord | null> {
     return this.read(async (c) => {
-      const { rows } = await c.query<UserRow>('SELECT * FROM users WHERE lower(handle) = lower($1)', [handle]);
+      const { rows } = await query<UserRow>(c, 'SELECT * FROM users WHERE lower(handle) = lower($1)', [handle]);
       return rows[0] ? toUser(rows[0]) : null;
     });
   }
@@ -119,7 +120,7 @@ export class PostgresStore implements Store {
   usersById(ids: readonly UserId[]): Promise<UserRecord[]> {
     if (ids.length === 0) return Promise.resolve([]);
     return this.read(async (c) => {
-      const { rows } = await c.query<UserRow>('SELECT * FROM users WHERE id = ANY($1::text[])', [ids]);
+      const { rows } = await query<UserRow>(c, 'SELECT * FROM users WHERE id = ANY($1::text[])', [ids]);
       const byId = new Map(rows.map((r) => [r.id, toUser(r)]));
       return [...new Set(ids)].flatMap((id) => byId.get(id) ?? []);
     });
@@ -128,14 +129,14 @@ export class PostgresStore implements Store {
   /** Only forward: nodes with skewed clocks or late writes cannot move it back. */
   setLastSeen(user: UserId, ts: number): Promise<void> {
     return this.tx(async (c) => {
-      await c.query('UPDATE users SET last_seen = greatest(last_seen, $2) WHERE id = $1', [user, ts]);
+      await query(c, 'UPDATE users SET last_seen = greatest(last_seen, $2) WHERE id = $1', [user, ts]);
     });
   }
 
   createDevice(device: { id: DeviceId; user: UserId; name: string; refreshHash: string; createdAt: number }): Promise<void> {
     return this.tx(async (c) => {
       try {
-        await c.query('INSERT INTO devices (id, user_id, name, refresh_hash, created_at) VALUES ($1, $2, $3, $4, $5)', [
+        await query(c, 'INSERT INTO devices (id, user_id, name, refresh_hash, created_at) VALUES ($1, $2, $3, $4, $5)', [
           device.id, device.user, device.name, device.refreshHash, device.createdAt,
         ]);
       } catch (err) {
@@ -147,21 +148,21 @@ export class PostgresStore implements Store {
 
   device(id: DeviceId): Promise<DeviceRecord | null> {
     return this.read(async (c) => {
-      const { rows } = await c.query<DeviceRow>('SELECT * FROM devices WHERE id = $1', [id]);
+      const { rows } = await query<DeviceRow>(c, 'SELECT * FROM devices WHERE id = $1', [id]);
       return rows[0] ? toDevice(rows[0]) : null;
     });
   }
 
   rotateRefresh(device: DeviceId, oldHash: string, newHash: string): Promise<boolean> {
     return this.tx(async (c) => {
-      const r = await c.query('UPDATE devices SET refresh_hash = $3 WHERE id = $1 AND refresh_hash = $2 AND NOT revoked', [device, oldHash, newHash]);
+      const r = await query(c, 'UPDATE devices SET refresh_hash = $3 WHERE id = $1 AND refresh_hash = $2 AND NOT revoked', [device, oldHash, newHash]);
       return r.rowCount === 1;
     });
   }
 
   revokeDevice(device: DeviceId): Promise<void> {
     return this.tx(async (c) => {
-      await c.query('UPDATE devices SET revoked = true WHERE id = $1', [device]);
+      await query(c, 'UPDATE devices SET revoked = true WHERE id = $1', [device]);
     });
   }
 
@@ -169,7 +170,7 @@ export class PostgresStore implements Store {
 
   directBetween(a: UserId, b: UserId): Promise<ConversationId | null> {
     return this.read(async (c) => {
-      const { rows } = await c.query<{ id: string }>('SELECT id FROM conversations WHERE direct_key = $1', [conversations.directKey(a, b)]);
+      const { rows } = await query<{ id: string }>(c, 'SELECT id FROM conversations WHERE direct_key = $1', [conversations.directKey(a, b)]);
       return (rows[0]?.id as ConversationId | undefined) ?? null;
     });
   }
@@ -180,7 +181,7 @@ export class PostgresStore implements Store {
 
   conversation(id: ConversationId): Promise<ConversationRecord | null> {
     return this.read(async (c) => {
-      const { rows } = await c.query<ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = $1`, [id]);
+      const { rows } = await query<ConversationRow>(c, `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = $1`, [id]);
       return rows[0] ? toConversation(rows[0]) : null;
     });
   }
@@ -211,21 +212,21 @@ export class PostgresStore implements Store {
 
   isMember(conv: ConversationId, user: UserId): Promise<boolean> {
     return this.read(async (c) => {
-      const { rowCount } = await c.query('SELECT 1 FROM members WHERE conv_id = $1 AND user_id = $2 AND active', [conv, user]);
+      const { rowCount } = await query(c, 'SELECT 1 FROM members WHERE conv_id = $1 AND user_id = $2 AND active', [conv, user]);
       return rowCount === 1;
     });
   }
 
   memberIds(conv: ConversationId): Promise<UserId[]> {
     return this.read(async (c) => {
-      const { rows } = await c.query<{ user_id: string }>('SELECT user_id FROM members WHERE conv_id = $1 AND active ORDER BY joined_at, user_id', [conv]);
+      const { rows } = await query<{ user_id: string }>(c, 'SELECT user_id FROM members WHERE conv_id = $1 AND active ORDER BY joined_at, user_id', [conv]);
       return rows.map((r) => r.user_id as UserId);
     });
   }
 
   shareConversation(a: UserId, b: UserId): Promise<boolean> {
     return this.read(async (c) => {
-      const { rows } = await c.query<{ shared: boolean }>(
+      const { rows } = await query<{ shared: boolean }>(c, 
         `SELECT EXISTS (SELECT 1 FROM members x JOIN members y ON y.conv_id = x.conv_id
                          WHERE x.user_id = $1 AND y.user_id = $2 AND x.active AND y.active) AS shared`,
         [a, b],
@@ -253,7 +254,7 @@ export class PostgresStore implements Store {
 
   head(user: UserId): Promise<Cursor> {
     return this.read(async (c) => {
-      const { rows } = await c.query<{ head: number }>('SELECT head FROM users WHERE id = $1', [user]);
+      const { rows } = await query<{ head: number }>(c, 'SELECT head FROM users WHERE id = $1', [user]);
       return rows[0]?.head ?? 0;
     });
   }

@@ -1,6 +1,7 @@
 /**
  * Delivery's fan-out: one broker publish per node, carrying that node's users' notices in order
- * (a lone notice goes as itself), and the Hub unpacks a batch to each user's sessions.
+ * (a lone notice goes as itself), this node's own notices handed over without the broker, and the
+ * Hub unpacks a batch to each user's sessions.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,6 +46,22 @@ describe('Delivery fan-out', () => {
     await delivery.appended(new Map([[u(4), ev(9)]]));
     assert.deepEqual(seen.get('n2')![1], { type: 'events', user: u(4), events: ev(9) });
     assert.equal(seen.get('n1')!.length, 1, 'nothing for a node without recipients');
+  });
+
+  it("hands this node's notices to it directly and publishes only the other nodes'", async () => {
+    const broker = new MemoryBroker();
+    const router = new MemoryRouter();
+    const published = new Map<string, Notice[]>([['n1', []], ['n2', []]]);
+    for (const node of published.keys()) await broker.subscribe(Topics.node(node), (n) => published.get(node)!.push(n));
+    await router.attach(u(1), 'n1');
+    await router.attach(u(2), 'n1');
+    await router.attach(u(2), 'n2');
+    const local: Notice[] = [];
+    const delivery = new Delivery(broker, router, () => {}, { id: 'n1', deliver: (n) => local.push(n) });
+    await delivery.appended(new Map([[u(1), ev(1)], [u(2), ev(2)]]));
+    assert.deepEqual(local, [{ type: 'batch', notices: [1, 2].map((i) => ({ type: 'events', user: u(i), events: ev(i) })) }]);
+    assert.deepEqual(published.get('n1'), [], 'nothing for this node went through the broker');
+    assert.deepEqual(published.get('n2'), [{ type: 'events', user: u(2), events: ev(2) }]);
   });
 
   it('the hub gives each session of a batch exactly its own user\'s notice', async () => {

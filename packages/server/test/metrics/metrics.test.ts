@@ -1,6 +1,7 @@
 /**
  * GET /metrics: Prometheus text from the node's own registry; a send moves the store, message,
- * event, fan-out and broker series. Two nodes in one process keep separate registries.
+ * event, fan-out and local-notice series (the broker only carries notices for other nodes). Two
+ * nodes in one process keep separate registries.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,9 +86,11 @@ describe('metrics', () => {
     assert.ok(d('parley_store_seconds_count', { method: 'applyAcks' }) >= 1);
     assert.ok(d('parley_fanout_recipients_count') >= 1);
     assert.ok(d('parley_fanout_publishes_sum') >= 2, 'both users are online here');
-    assert.ok(d('parley_broker_publish_seconds_count', { topic: 'node' }) >= 2);
+    // Both users are on this node: their notices go straight to its sessions, not through the broker.
+    assert.ok(d('parley_local_notices_total', { type: 'events' }) >= 2);
+    assert.equal(d('parley_broker_publish_seconds_count', { topic: 'node' }), 0);
+    assert.equal(d('parley_broker_notices_total', { type: 'events' }), 0);
     assert.equal(d('parley_broker_publish_errors_total'), 0);
-    assert.ok(d('parley_broker_notices_total', { type: 'events' }) >= 2);
 
     // The other node's registry saw none of this.
     const o = await scrape(other);

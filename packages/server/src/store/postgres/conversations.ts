@@ -10,6 +10,7 @@ import { isForeignKeyViolation } from './errors.ts';
 import { appendEvents, type PendingEvent } from './log.ts';
 import { recomputeReceipts } from './receipts.ts';
 import { CONVERSATION_COLUMNS, toConversation, toMessage, type ConversationRow } from './rows.ts';
+import { query } from './prepared.ts';
 
 /** One key per unordered pair, so both orders and racing creators hit the same unique value. */
 export function directKey(a: string, b: string): string {
@@ -38,19 +39,19 @@ export async function createConversation(client: PoolClient, conv: NewConversati
     key = directKey(first, second);
   }
   // ON CONFLICT waits for a racing creator of the same pair to commit, then yields to it.
-  const inserted = await client.query(
+  const inserted = await query(client,
     `INSERT INTO conversations (id, kind, name, direct_key, created_at, active_at)
      VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (direct_key) DO NOTHING RETURNING id`,
     [conv.id, conv.kind, conv.kind === 'direct' ? '' : conv.name, key, conv.createdAt],
   );
   if (inserted.rowCount === 0) {
-    const existing = await client.query<{ id: string }>('SELECT id FROM conversations WHERE direct_key = $1', [key]);
+    const existing = await query<{ id: string }>(client, 'SELECT id FROM conversations WHERE direct_key = $1', [key]);
     const id = existing.rows[0]?.id;
     if (id === undefined) throw new ParleyError('UNAVAILABLE', 'direct conversation vanished; retry');
     return { id: id as ConversationId, created: false, appended: new Map() as Appended };
   }
   await guardUsers(
-    client.query(
+    query(client,
       `INSERT INTO members (conv_id, user_id, admin, joined_at)
        SELECT $1, u, a, $4 FROM unnest($2::text[], $3::boolean[]) AS v(u, a)`,
       [conv.id, members.map((m) => m.user), members.map((m) => m.admin), conv.createdAt],
@@ -65,11 +66,11 @@ export async function createConversation(client: PoolClient, conv: NewConversati
 
 /** Locks a group conversation; a direct one has fixed members and no name (FORBIDDEN). */
 async function lockGroup(client: PoolClient, conv: ConversationId): Promise<{ lastSeq: number; active: UserId[] }> {
-  const { rows } = await client.query<{ last_seq: number; kind: string }>('SELECT last_seq, kind FROM conversations WHERE id = $1 FOR NO KEY UPDATE', [conv]);
+  const { rows } = await query<{ last_seq: number; kind: string }>(client, 'SELECT last_seq, kind FROM conversations WHERE id = $1 FOR NO KEY UPDATE', [conv]);
   const row = rows[0];
   if (!row) throw new ParleyError('NOT_FOUND', 'no such conversation');
   if (row.kind !== 'group') throw new ParleyError('FORBIDDEN', 'a direct conversation has fixed members');
-  const members = await client.query<{ user_id: string }>('SELECT user_id FROM members WHERE conv_id = $1 AND active ORDER BY joined_at, user_id', [conv]);
+  const members = await query<{ user_id: string }>(client, 'SELECT user_id FROM members WHERE conv_id = $1 AND active ORDER BY joined_at, user_id', [conv]);
   return { lastSeq: row.last_seq, active: members.rows.map((r) => r.user_id as UserId) };
 }
 
@@ -89,7 +90,7 @@ export async function addMembers(client: PoolClient, conv: ConversationId, users
   if (added.length === 0) return new Map();
   if (active.length + added.length > maxMembers) throw new ParleyError('GROUP_FULL');
   await guardUsers(
-    client.query(
+    query(client,
       `INSERT INTO members (conv_id, user_id, admin, active, delivered, read, joined_at)
        SELECT $1, u, false, true, $3, $3, $4 FROM unnest($2::text[]) AS u
        ON CONFLICT (conv_id, user_id) DO UPDATE
@@ -108,7 +109,7 @@ export async function addMembers(client: PoolClient, conv: ConversationId, users
 export async function removeMember(client: PoolClient, conv: ConversationId, user: UserId, by: UserId, change: 'left' | 'removed'): Promise<Appended> {
   const { active } = await lockGroup(client, conv);
   if (!active.includes(user)) throw new ParleyError('NOT_MEMBER');
-  await client.query('UPDATE members SET active = false, admin = false WHERE conv_id = $1 AND user_id = $2', [conv, user]);
+  await query(client, 'UPDATE members SET active = false, admin = false WHERE conv_id = $1 AND user_id = $2', [conv, user]);
   const receipts = await recomputeReceipts(client, [conv]);
   return appendEvents(client, [
     convEvent(user, change, conv, by),
@@ -121,7 +122,7 @@ export async function removeMember(client: PoolClient, conv: ConversationId, use
 export async function setAdmin(client: PoolClient, conv: ConversationId, user: UserId, admin: boolean, by: UserId): Promise<Appended> {
   const { active } = await lockGroup(client, conv);
   if (!active.includes(user)) throw new ParleyError('NOT_MEMBER');
-  const changed = await client.query('UPDATE members SET admin = $3 WHERE conv_id = $1 AND user_id = $2 AND admin <> $3', [conv, user, admin]);
+  const changed = await query(client, 'UPDATE members SET admin = $3 WHERE conv_id = $1 AND user_id = $2 AND admin <> $3', [conv, user, admin]);
   if (changed.rowCount === 0) return new Map();
   return appendEvents(client, active.map((u) => convEvent(u, 'members', conv, by)));
 }
@@ -129,7 +130,7 @@ export async function setAdmin(client: PoolClient, conv: ConversationId, user: U
 /** Appends `renamed` to every active member when the name changed. */
 export async function rename(client: PoolClient, conv: ConversationId, name: string, by: UserId): Promise<Appended> {
   const { active } = await lockGroup(client, conv);
-  const changed = await client.query('UPDATE conversations SET name = $2 WHERE id = $1 AND name <> $2', [conv, name]);
+  const changed = await query(client, 'UPDATE conversations SET name = $2 WHERE id = $1 AND name <> $2', [conv, name]);
   if (changed.rowCount === 0) return new Map();
   return appendEvents(client, active.map((u) => convEvent(u, 'renamed', conv, by)));
 }
@@ -146,7 +147,7 @@ interface SummaryRow extends ConversationRow {
 
 /** Active conversations of `user` (optionally one), most recently active first. */
 export async function summaries(client: PoolClient, user: UserId, only?: ConversationId): Promise<ConversationSummary[]> {
-  const { rows } = await client.query<SummaryRow>(
+  const { rows } = await query<SummaryRow>(client,
     `SELECT ${CONVERSATION_COLUMNS},
             lm.seq AS lm_seq, lm.sender AS lm_sender, lm.cmid AS lm_cmid, lm.kind AS lm_kind, lm.body AS lm_body, lm.ts AS lm_ts,
             (SELECT count(*) FROM messages x WHERE x.conv_id = c.id AND x.seq > me.read AND x.sender <> me.user_id) AS unread

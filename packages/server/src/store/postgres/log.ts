@@ -8,6 +8,7 @@ import type { PoolClient } from 'pg';
 import type { Appended } from '../Store.ts';
 import { lockRows } from './tx.ts';
 import { toCursorEvent, type EventRow } from './rows.ts';
+import { query } from './prepared.ts';
 
 export interface PendingEvent {
   user: UserId;
@@ -41,7 +42,7 @@ export async function appendEvents(client: PoolClient, events: readonly PendingE
   }
   const users = [...counts.keys()];
   if (!locked) await lockRows(client, 'users', users);
-  const { rows } = await client.query<{ id: string; base: number }>(
+  const { rows } = await query<{ id: string; base: number }>(client,
     `WITH h AS (
        UPDATE users u SET head = u.head + v.n
          FROM unnest($1::text[], $2::bigint[]) AS v(id, n)
@@ -79,7 +80,7 @@ export function mergeAppended(into: Appended, more: Appended): Appended {
 }
 
 export async function readLog(client: PoolClient, user: UserId, after: Cursor, limit: number): Promise<CursorEvent[]> {
-  const { rows } = await client.query<EventRow>(
+  const { rows } = await query<EventRow>(client,
     `SELECT e.cursor, e.kind, e.conv_id, e.seq, e.payload,
             m.sender AS m_sender, m.cmid AS m_cmid, m.kind AS m_kind, m.body AS m_body, m.ts AS m_ts
        FROM events e

@@ -17,6 +17,7 @@ import type { AppendOutcome, AppendResult, NewMessage } from '../Store.ts';
 import { appendEvents, type PendingEvent } from './log.ts';
 import { recomputeReceipts } from './receipts.ts';
 import { toMessage, type MessageRow } from './rows.ts';
+import { query } from './prepared.ts';
 
 interface ConvState {
   lastSeq: number;
@@ -34,7 +35,7 @@ const keyOf = (m: { from: string; cmid: string }) => JSON.stringify([m.from, m.c
 export async function appendMessages(client: PoolClient, batch: readonly NewMessage[]): Promise<AppendResult> {
   if (batch.length === 0) return { outcomes: [], appended: new Map() };
   const convIds = [...new Set(batch.map((m) => m.conv))];
-  const locked = await client.query<{ id: string; last_seq: number; agg_delivered: number; agg_read: number }>(
+  const locked = await query<{ id: string; last_seq: number; agg_delivered: number; agg_read: number }>(client,
     'SELECT id, last_seq, agg_delivered, agg_read FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
     [convIds],
   );
@@ -42,12 +43,12 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
     locked.rows.map((r) => [r.id, { lastSeq: r.last_seq, aggDelivered: r.agg_delivered, aggRead: r.agg_read, members: new Map(), senders: new Map(), maxTs: 0 }]),
   );
   const keys = [...new Map(batch.map((m) => [keyOf(m), m])).values()];
-  const dups = await client.query<{ sender: string; cmid: string; seq: number; ts: number }>(
+  const dups = await query<{ sender: string; cmid: string; seq: number; ts: number }>(client,
     `SELECT m.sender, m.cmid, m.seq, m.ts FROM messages m
        JOIN unnest($1::text[], $2::text[]) AS k(sender, cmid) ON m.sender = k.sender AND m.cmid = k.cmid`,
     [keys.map((m) => m.from), keys.map((m) => m.cmid)],
   );
-  const members = await client.query<{ conv_id: string; user_id: string; delivered: number; read: number }>(
+  const members = await query<{ conv_id: string; user_id: string; delivered: number; read: number }>(client,
     'SELECT conv_id, user_id, delivered, read FROM members WHERE conv_id = ANY($1::text[]) AND active',
     [[...convs.keys()]],
   );
@@ -88,7 +89,7 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
     const r = Math.min(...ws.map((w) => w.read));
     if (d > c.aggDelivered || r > c.aggRead) advanced.push(id);
   }
-  await client.query(
+  await query(client,
     `WITH ins AS (
        INSERT INTO messages (conv_id, seq, sender, cmid, kind, body, ts)
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
@@ -127,13 +128,13 @@ export async function history(
   let rows: MessageRow[];
   if (page.after !== undefined) {
     const upper = page.before ?? Number.MAX_SAFE_INTEGER;
-    ({ rows } = await client.query<MessageRow>(
+    ({ rows } = await query<MessageRow>(client,
       `SELECT ${cols} FROM messages WHERE conv_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4`,
       [conv, page.after, upper, limit + 1],
     ));
   } else {
     const upper = page.before ?? Number.MAX_SAFE_INTEGER;
-    ({ rows } = await client.query<MessageRow>(
+    ({ rows } = await query<MessageRow>(client,
       `SELECT ${cols} FROM messages WHERE conv_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
       [conv, upper, limit + 1],
     ));

@@ -13,6 +13,7 @@ import type { PoolClient } from 'pg';
 import type { AckRequest, Appended, ReadRequest } from '../Store.ts';
 import { appendEvents, type PendingEvent } from './log.ts';
 import { lockRows } from './tx.ts';
+import { query } from './prepared.ts';
 
 interface Move {
   conv: ConversationId;
@@ -27,7 +28,7 @@ interface Move {
  */
 export async function recomputeReceipts(client: PoolClient, convs: readonly string[]): Promise<PendingEvent[]> {
   if (convs.length === 0) return [];
-  const { rows } = await client.query<{ id: string; d: number; r: number; sender: string }>(
+  const { rows } = await query<{ id: string; d: number; r: number; sender: string }>(client,
     `WITH mins AS (
        SELECT conv_id, min(delivered) AS d, min(read) AS r FROM members
         WHERE conv_id = ANY($1::text[]) AND active GROUP BY conv_id
@@ -70,13 +71,13 @@ async function moveWatermarks(client: PoolClient, moves: readonly Move[]) {
   const list = [...merged.values()];
   const convIds = [...new Set(list.map((m) => m.conv))];
   if (list.length === 0) return { reads: [], receipts: [] };
-  const locked = await client.query<{ id: string; last_seq: number }>(
+  const locked = await query<{ id: string; last_seq: number }>(client,
     'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
     [convIds],
   );
   const lastSeq = new Map(locked.rows.map((r) => [r.id, r.last_seq]));
   const upd = list.filter((m) => lastSeq.has(m.conv));
-  const { rows } = await client.query<{ conv_id: string; user_id: string; old_read: number; read: number }>(
+  const { rows } = await query<{ conv_id: string; user_id: string; old_read: number; read: number }>(client,
     `UPDATE members m SET delivered = greatest(m.delivered, o.d), read = greatest(m.read, o.r)
        FROM (SELECT x.conv_id, x.user_id, x.read AS old_read, v.d, v.r
                FROM members x
@@ -112,7 +113,7 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
   if (batch.length === 0) return new Map();
   const userIds = [...new Set(batch.map((a) => a.user))];
   // Unlocked read: head only grows, and events up to a committed head never change.
-  const heads = await client.query<{ id: string; head: number; delivered_cursor: number }>(
+  const heads = await query<{ id: string; head: number; delivered_cursor: number }>(client,
     'SELECT id, head, delivered_cursor FROM users WHERE id = ANY($1::text[])',
     [userIds],
   );
@@ -127,7 +128,7 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
     if (!d || d.cursor < cursor) devices.set(a.device, { user: a.user, cursor });
   }
   const scan = [...user].filter(([, u]) => u.to > u.from);
-  const covered = await client.query<{ user_id: string; conv_id: string; seq: number }>(
+  const covered = await query<{ user_id: string; conv_id: string; seq: number }>(client,
     `SELECT e.user_id, e.conv_id, max(e.seq) AS seq
        FROM events e
        JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(user_id, lo, hi)
@@ -142,7 +143,7 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
   );
   await lockRows(client, 'users', [...new Set([...scan.map(([id]) => id), ...receipts.map((r) => r.user)])]);
   if (scan.length > 0) {
-    await client.query(
+    await query(client,
       `UPDATE users u SET delivered_cursor = greatest(u.delivered_cursor, v.c)
          FROM unnest($1::text[], $2::bigint[]) AS v(id, c) WHERE u.id = v.id`,
       [scan.map(([id]) => id), scan.map(([, u]) => u.to)],
@@ -151,7 +152,7 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
   const appended = await appendEvents(client, receipts, true);
   const devs = [...devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   await lockRows(client, 'devices', devs.map(([id]) => id));
-  await client.query(
+  await query(client,
     `UPDATE devices d SET acked = v.c
        FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, user_id, c)
       WHERE d.id = v.id AND d.user_id = v.user_id AND v.c > d.acked`,
@@ -161,7 +162,7 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
 }
 
 export async function messageInfo(client: PoolClient, conv: ConversationId, seq: number) {
-  const { rows } = await client.query<{ user_id: string; handle: string; delivered: boolean; read: boolean }>(
+  const { rows } = await query<{ user_id: string; handle: string; delivered: boolean; read: boolean }>(client,
     `SELECT m.user_id, u.handle, m.delivered >= $2 AS delivered, m.read >= $2 AS read
        FROM members m JOIN users u ON u.id = m.user_id
       WHERE m.conv_id = $1 AND m.active

@@ -6,6 +6,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { isRetryable, isUnavailable, toStoreError } from './errors.ts';
+import { query } from './prepared.ts';
 
 const ATTEMPTS = 6;
 
@@ -90,5 +91,5 @@ export async function inRead<T>(pool: Pool, fn: (client: PoolClient) => Promise<
 export async function lockRows(client: PoolClient, table: 'users' | 'conversations' | 'devices', ids: readonly string[]): Promise<void> {
   // One row needs no separate lock: the UPDATE that follows takes it at the same point of the order.
   if (ids.length < 2) return;
-  await client.query(`SELECT id FROM ${table} WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
+  await query(client, `SELECT id FROM ${table} WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
 }
