@@ -217,6 +217,7 @@ export class ParleyNode {
     const deadline = Date.now() + this.options.drainTimeoutMs;
     await Promise.race([this.messaging.idle(), new Promise((r) => setTimeout(r, this.options.drainTimeoutMs).unref())]);
     while (this.hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await Promise.race([this.hub.cleanupsDone(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
     await this.app.close();
     this.typing.close();
     this.meetings?.calls.close();

@@ -163,6 +163,23 @@ export class Hub {
     return [...this.byUser.values()].flatMap((set) => [...set]);
   }
 
+  /**
+   * Sessions' close-time cleanup (route detach, presence, last seen) still running: a node that
+   * stops waits for it before closing the broker, router and presence it needs.
+   */
+  private readonly cleanups = new Set<Promise<void>>();
+
+  track(cleanup: Promise<void>): void {
+    this.cleanups.add(cleanup);
+    const done = () => void this.cleanups.delete(cleanup);
+    cleanup.then(done, done);
+  }
+
+  /** Resolves when every tracked cleanup has settled (those started meanwhile included). */
+  async cleanupsDone(): Promise<void> {
+    while (this.cleanups.size > 0) await Promise.allSettled([...this.cleanups]);
+  }
+
   get size(): number {
     let n = 0;
     for (const set of this.byUser.values()) n += set.size;

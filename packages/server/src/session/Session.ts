@@ -57,7 +57,7 @@ export class Session implements HubSession, SessionLink {
     this.user = principal.user;
     this.device = principal.device;
     this.bucket = new TokenBucket(deps.limits.maxFramesPerSecond, deps.limits.maxFramesPerSecond * 2);
-    transport.onClose(() => void this.closed_());
+    transport.onClose(() => deps.hub.track(this.closed_()));
   }
 
   /** Made on first use: a child logger per idle connection costs memory on every one of them. */
