@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- group [--members N] [--interval T] [--seconds S] [--senders K]
- *   [--targets parley,parley-pg,socketio,ws] [--generators G] [--grace MS] [--plot FILE]`
+ *   [--targets parley,parley-pg,socketio,ws] [--generators G] [--grace MS] [--warmup S] [--plot FILE]`
+ * (`--warmup S`: S seconds of messages at the same pace first, left out of every figure.)
  *
  * One group of N members, all online (distinct users, one connection each, spread over G load
  * processes plus one process holding the K rotating senders). Every T ms one member sends a
@@ -30,6 +31,8 @@ export interface GroupOptions {
   senders: number;
   generators: number;
   graceMs: number;
+  /** Seconds of messages sent first and left out of every figure (JIT, runs opening, first acks). */
+  warmupSeconds: number;
 }
 
 export interface GroupRow {
@@ -85,11 +88,14 @@ export async function runGroupTarget(target: Target, port: number, o: GroupOptio
   const gens: Gen[] = [];
   try {
     const messages = Math.max(1, Math.floor((o.seconds * 1000) / o.intervalMs));
+    // Warm-up messages go first, numbered 0 .. warm-1; the measured ones are warm .. warm+messages-1.
+    const warm = Math.floor((o.warmupSeconds * 1000) / o.intervalMs);
+    const total = warm + messages;
     const senders = Array.from({ length: Math.min(o.senders, o.members) }, (_, i) => i);
     const shares: GroupSetup['members'][] = [t.members.slice(0, senders.length)];
     const rest = t.members.slice(senders.length);
     for (let g = 0; g < o.generators; g++) shares.push(rest.filter((_, i) => i % o.generators === g));
-    const base = { target, url: t.url, group: t.group, senders, messages, intervalMs: o.intervalMs, graceMs: o.graceMs, concurrency: 50 };
+    const base = { target, url: t.url, group: t.group, senders, messages: total, intervalMs: o.intervalMs, graceMs: o.graceMs, warmup: warm, concurrency: 50 };
     for (const share of shares.filter((s) => s.length > 0)) {
       const gen = spawnGen();
       gens.push(gen);
@@ -101,21 +107,25 @@ export async function runGroupTarget(target: Target, port: number, o: GroupOptio
     // Let connection-time catch-up (membership events, their acks) settle before measuring.
     await new Promise((r) => setTimeout(r, 1000));
     const startAt = performance.timeOrigin + performance.now() + 500;
-    const cpu0 = cpuMs(t.pid);
-    const backing0 = backingCpuMs();
+    // Server CPU counts from the first measured message on (the grace time after the last is in it).
+    let cpu0 = cpuMs(t.pid);
+    let backing0 = backingCpuMs();
+    const mark = setTimeout(() => ((cpu0 = cpuMs(t.pid)), (backing0 = backingCpuMs())), startAt + warm * o.intervalMs - (performance.timeOrigin + performance.now()));
     for (const g of gens) {
       g.next = nextMessage(g);
       g.child.send({ kind: 'go', startAt });
     }
     const results = (await Promise.all(gens.map((g) => g.next))) as unknown as GroupLoadResult[];
+    clearTimeout(mark);
     const cpu = cpuMs(t.pid) - cpu0;
     const backing = backingCpuMs() - backing0;
     const perCount = new Uint32Array(messages);
     const perMax = new Float64Array(messages).fill(NaN);
     for (const r of results) {
       for (let k = 0; k < messages; k++) {
-        perCount[k]! += r.perMsgCount[k]!;
-        if (!(perMax[k]! >= r.perMsgMax[k]!)) perMax[k] = r.perMsgMax[k]!;
+        const j = warm + k;
+        perCount[k]! += r.perMsgCount[j]!;
+        if (!(perMax[k]! >= r.perMsgMax[j]!)) perMax[k] = r.perMsgMax[j]!;
       }
     }
     const receivers = o.members - 1;
@@ -130,8 +140,9 @@ export async function runGroupTarget(target: Target, port: number, o: GroupOptio
     return {
       target,
       members: o.members,
-      messages: results.reduce((a, r) => a + r.sent, 0),
-      acked: results.reduce((a, r) => a + r.acked, 0),
+      // Sends and acks of the measured messages (the warm-up's are left out, all of them counted).
+      messages: results.reduce((a, r) => a + r.sent, 0) - warm,
+      acked: results.reduce((a, r) => a + r.acked, 0) - warm,
       complete: lastSamples.filter(Number.isFinite).length,
       deliveries: all.length,
       expected: messages * receivers,
@@ -139,7 +150,8 @@ export async function runGroupTarget(target: Target, port: number, o: GroupOptio
       all: { p50: every.p50, p99: every.p99, max: every.max },
       cpuPerMsg: cpu / messages,
       backingPerMsg: backing / messages,
-      loadCpuPerMsg: results.reduce((a, r) => a + r.cpuMs, 0) / messages,
+      // The load processes' CPU is measured from 'go', warm-up included: per message of all sent.
+      loadCpuPerMsg: results.reduce((a, r) => a + r.cpuMs, 0) / total,
       setupSeconds,
     };
   } finally {
@@ -212,6 +224,7 @@ export function groupOptions(values: Record<string, string | undefined>): GroupO
     generators: Number(values['generators'] ?? Math.max(2, Math.ceil(members / 8000))),
     // Time after the last send for stragglers; a 10,000-member fan-out needs longer to drain.
     graceMs: Number(values['grace'] ?? 5000 + members),
+    warmupSeconds: Number(values['warmup'] ?? 0),
   };
 }
 
@@ -226,6 +239,7 @@ export async function run(argv: string[]): Promise<GroupRow[]> {
       senders: { type: 'string' },
       generators: { type: 'string' },
       grace: { type: 'string' },
+      warmup: { type: 'string' },
       port: { type: 'string', default: '18300' },
       plot: { type: 'string' },
     },
@@ -240,7 +254,8 @@ export async function run(argv: string[]): Promise<GroupRow[]> {
     console.error(`[group] ${target}: ${row.complete}/${row.messages} complete, last-member p99 ${row.last.p99.toFixed(1)} ms (setup ${row.setupSeconds.toFixed(0)} s)`);
   }
   const load1 = loadavg()[0]!;
-  const head = `group: ${o.members} members, one message every ${o.intervalMs} ms for ${o.seconds} s, ${o.senders} sender(s), ${o.generators}+1 load processes`;
+  const warm = o.warmupSeconds > 0 ? ` after ${o.warmupSeconds} s of warm-up` : '';
+  const head = `group: ${o.members} members, one message every ${o.intervalMs} ms for ${o.seconds} s${warm}, ${o.senders} sender(s), ${o.generators}+1 load processes`;
   console.log(`\n### ${head} (load average ${load0.toFixed(2)} → ${load1.toFixed(2)})\n`);
   console.log(groupTable(rows));
   for (const own of new Set(rows.filter((r) => r.target.startsWith('parley')).map((r) => r.target))) {

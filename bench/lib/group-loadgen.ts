@@ -26,6 +26,8 @@ export interface GroupSetup {
   messages: number;
   intervalMs: number;
   graceMs: number;
+  /** Messages k < warmup are sent and counted per message, but their deliveries' latencies are not kept. */
+  warmup: number;
   /** Simultaneous connection attempts. */
   concurrency: number;
 }
@@ -87,6 +89,7 @@ async function go(s: GroupSetup, startAt: number): Promise<GroupLoadResult> {
       if (!(k >= 0 && k < s.messages)) return;
       perMsgCount[k]! += 1;
       if (!(perMsgMax[k]! >= l)) perMsgMax[k] = l;
+      if (k < s.warmup) return;
       if (n === lat.length) {
         const bigger = new Float64Array(lat.length * 2);
         bigger.set(lat);
