@@ -1,7 +1,9 @@
 /**
  * Summarize a V8 CPU profile (`node --cpu-prof`) of the SFU bench's server: self time by
  * function, and by package (werift's layers, our rtc code, Node internals), as shares of the
- * non-idle time. `node --import tsx bench/sfu/profile.ts <file.cpuprofile> [top]`
+ * non-idle time. `node --import tsx bench/sfu/profile.ts <file.cpuprofile> [top] [FROM-TO]`:
+ * FROM-TO (seconds since the profile started) keeps only the samples of that window, e.g. the
+ * forwarding steps without the start-up; the busy share per 5 s printed first helps to find it.
  */
 import { readFileSync } from 'node:fs';
 
@@ -17,7 +19,7 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const [file, topArg] = process.argv.slice(2);
+const [file, topArg, windowArg] = process.argv.slice(2);
 if (!file) {
   console.error('usage: profile.ts <file.cpuprofile> [top]');
   process.exit(2);
@@ -25,7 +27,18 @@ if (!file) {
 const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
-prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+const [from, to] = windowArg ? windowArg.split('-').map((x) => Number(x) * 1e6) : [0, Infinity];
+const buckets: { busy: number; all: number }[] = [];
+let at = 0;
+prof.samples.forEach((id, i) => {
+  const dt = prof.timeDeltas[i] ?? 0;
+  at += dt;
+  const b = (buckets[Math.floor(at / 5e6)] ??= { busy: 0, all: 0 });
+  b.all += dt;
+  if (byId.get(id)?.callFrame.functionName !== '(idle)') b.busy += dt;
+  if (at >= from! && at < to!) self.set(id, (self.get(id) ?? 0) + dt);
+});
+console.log('busy share per 5 s: ' + buckets.map((b, i) => `${i * 5}s ${b ? Math.round((100 * b.busy) / b.all) : 0}%`).join(', '));
 
 const area = (url: string, fn: string): string => {
   if (fn === '(idle)' || fn === '(program)' || fn === '(garbage collector)') return fn;

@@ -1,7 +1,8 @@
 /**
  * The SFU bench's server process: a real Parley node (SQLite, loopback ICE) with UDP-level probes.
  *
- * Probes (dgram monkey-patches, installed before werift opens a socket):
+ * Probes (monkey-patches of dgram's 'message' dispatch and of the UDP handle's send, installed
+ * before werift opens a socket):
  * - every RTP datagram received / sent is counted (RTP is told from RTCP, STUN and DTLS by its
  *   first two bytes, which SRTP leaves in clear);
  * - forwarding latency: werift handles a datagram synchronously from the socket's 'message' event
@@ -33,7 +34,7 @@ let rtpOut = 0;
 let inAt = -1;
 
 type Emit = (this: dgram.Socket, event: string | symbol, ...args: unknown[]) => boolean;
-const proto = dgram.Socket.prototype as unknown as { emit: Emit; send: (...args: unknown[]) => void };
+const proto = dgram.Socket.prototype as unknown as { emit: Emit };
 const origEmit = proto.emit;
 proto.emit = function (this: dgram.Socket, event: string | symbol, ...args: unknown[]): boolean {
   if (event !== 'message' || !isRtp(args[0] as Buffer)) return origEmit.call(this, event, ...args);
@@ -45,10 +46,14 @@ proto.emit = function (this: dgram.Socket, event: string | symbol, ...args: unkn
     inAt = -1;
   }
 };
-const origSend = proto.send;
-proto.send = function (this: dgram.Socket, ...args: unknown[]): void {
-  const data = args[0];
-  if (Buffer.isBuffer(data) && isRtp(data)) {
+// Sends are counted at the socket's libuv handle, which both dgram's `Socket.send` and the SFU's
+// fast path (rtc/forward/UdpOut.ts) call: `send(req, list, count, port, ip, hasCallback)`.
+type HandleSend = (this: unknown, req: unknown, list: Buffer[], ...rest: unknown[]) => number;
+const udpProto = (process as unknown as { binding(n: string): { UDP: { prototype: { send: HandleSend } } } }).binding('udp_wrap').UDP.prototype;
+const origSend = udpProto.send;
+udpProto.send = function (this: unknown, req: unknown, list: Buffer[], ...rest: unknown[]): number {
+  const data = list[0];
+  if (list.length === 1 && data && isRtp(data)) {
     rtpOut += 1;
     if (inAt >= 0) {
       // Reservoir sampling keeps a uniform sample when there are more copies than slots.
@@ -61,7 +66,7 @@ proto.send = function (this: dgram.Socket, ...args: unknown[]): void {
       }
     }
   }
-  origSend.apply(this, args);
+  return origSend.call(this, req, list, ...rest);
 };
 
 const loop = monitorEventLoopDelay({ resolution: 1 });

@@ -72,17 +72,20 @@ describe('DirectSender', () => {
 
     const sent: number[] = [];
     const direct = new DirectSender(tr.sender, { onSent: (wideSeq) => sent.push(wideSeq) });
-    // Drop the datagram of sequence number 1005 once, at the socket (SRTP leaves bytes 2–3 in clear).
-    const pair = (tr.sender.dtlsTransport.iceTransport.connection as unknown as { nominated: { protocol: { transport: { socket: { send: (b: Buffer, ...r: unknown[]) => void } } } } }).nominated;
+    // Drop the datagram of sequence number 1005 once, at the receiving socket (SRTP leaves bytes
+    // 2–3 in clear): the sender's datagrams leave through the socket's handle, not socket.send.
+    type Nominated = { nominated: { protocol: { transport: { socket: { emit: (event: string, ...r: unknown[]) => boolean } } } } };
+    const pair = (b.getTransceivers()[0]!.receiver.dtlsTransport.iceTransport.connection as unknown as Nominated).nominated;
     const socket = pair.protocol.transport.socket;
-    const origSend = socket.send.bind(socket);
+    const origEmit = socket.emit.bind(socket);
     let dropped = 0;
-    socket.send = (buf: Buffer, ...rest: unknown[]) => {
-      if (dropped === 0 && (buf[0]! & 0xc0) === 0x80 && buf[1]! < 200 && buf.readUInt16BE(2) === 1005) {
+    socket.emit = (event: string, ...rest: unknown[]) => {
+      const buf = rest[0] as Buffer;
+      if (event === 'message' && dropped === 0 && (buf[0]! & 0xc0) === 0x80 && buf[1]! < 200 && buf.readUInt16BE(2) === 1005) {
         dropped += 1;
-        return;
+        return true;
       }
-      origSend(buf, ...rest);
+      return origEmit(event, ...rest);
     };
     const payload = (i: number) => Buffer.from([0x10, 0x01, i, ...Buffer.alloc(200, i)]);
     for (let i = 0; i < 20; i++) {
@@ -92,6 +95,8 @@ describe('DirectSender', () => {
     assert.equal(dropped, 1);
     await until(() => received.size === 20, 20_000, 'all 20, the lost one by NACK');
     assert.ok(direct.retransmitted >= 1);
+    // Every payload intact: the encryptor reuses its output memory after each synchronous send.
+    for (let i = 0; i < 20; i++) assert.deepEqual(received.get(1000 + i)!.packet.payload, payload(i), `packet ${1000 + i}`);
     const lost = received.get(1005)!.packet;
     assert.deepEqual(lost.payload, payload(5));
     assert.equal(lost.header.timestamp, 90_000 + 5 * 3000);
@@ -107,6 +112,6 @@ describe('DirectSender', () => {
     const ntpSecs = Number(sr.senderInfo.ntpTimestamp >> 32n) - 2208988800;
     assert.ok(Math.abs(ntpSecs - Date.now() / 1000) < 60, 'NTP time is wall time');
     direct.close();
-    socket.send = origSend;
+    socket.emit = origEmit;
   });
 });

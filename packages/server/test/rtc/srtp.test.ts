@@ -11,7 +11,7 @@ interface Ctx {
 }
 
 /** A sending session (ours) and werift's receiving end of the same keys. */
-function pair(profile: number) {
+function pair(profile: number, aheadSsrc = -1) {
   const saltLen = profile === SRTP_AES128_CM_HMAC_SHA1_80 ? 14 : 12;
   const a = { key: randomBytes(16), salt: randomBytes(saltLen) };
   const b = { key: randomBytes(16), salt: randomBytes(saltLen) };
@@ -19,7 +19,7 @@ function pair(profile: number) {
   const sender = new SrtpSession(config(a, b));
   const receiver = new SrtpSession(config(b, a));
   const ctx = (sender as unknown as { localContext: Ctx }).localContext;
-  const ours = new SrtpEncryptor({ profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag });
+  const ours = new SrtpEncryptor({ profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag }, aheadSsrc);
   return { sender, receiver, ours };
 }
 
@@ -85,6 +85,61 @@ for (const [name, profile] of [
     });
   });
 }
+
+describe('SrtpEncryptor AES-CM with keystreams made ahead (CmKeystream)', () => {
+  const SSRC = 0xdeadbeef;
+  /** Each [seq, payload size] in order, through the ahead path, against werift's bytes. */
+  function check(steps: [number, number][], ssrc = SSRC): void {
+    const { sender, receiver, ours } = pair(SRTP_AES128_CM_HMAC_SHA1_80, SSRC);
+    const index = new SrtpIndex();
+    for (const [seq, size] of steps) {
+      const payload = randomBytes(size);
+      const h = new RtpHeader({ ...header(seq), ssrc });
+      const raw = h.serialize(h.serializeSize);
+      const mine = ours.protect(raw, raw.length, -1, payload, ssrc, index.rocFor(seq), seq);
+      assert.deepEqual(mine, sender.encrypt(payload, h), `seq ${seq}, ${size} bytes`);
+      assert.deepEqual(RtpPacket.deSerialize(receiver.decrypt(mine)).payload, payload);
+    }
+  }
+
+  it('serves consecutive packets, across several batches and the sequence wrap', () => {
+    const steps: [number, number][] = [];
+    for (let i = 0; i < 60; i++) steps.push([(65520 + i) & 0xffff, 1000 + (i % 3) * 100]);
+    check(steps);
+  });
+
+  it('handles a wider packet inside a batch, an older index, a jump ahead, and packets past the ahead limit', () => {
+    check([
+      [100, 200],
+      [101, 200],
+      [102, 1200], // wider than the batch was made for
+      [103, 1200],
+      [101, 200], // a retransmission (no RTX): behind the batch
+      [104, 1000],
+      [400, 1000], // a jump past the batch
+      [401, 1300], // wider than anything served ahead
+      [402, 1000],
+      [403, 0],
+      [10, 1000], // the numbering started over, far behind the batch
+      [11, 1000],
+    ]);
+  });
+
+  it('gives another SSRC (RTX) its own keystream without disturbing the batch', () => {
+    const { sender, receiver, ours } = pair(SRTP_AES128_CM_HMAC_SHA1_80, SSRC);
+    const main = new SrtpIndex();
+    for (let seq = 10; seq < 30; seq++) {
+      const ssrc = seq % 4 === 0 ? 0x1234 : SSRC;
+      const payload = randomBytes(900);
+      const h = new RtpHeader({ ...header(seq), ssrc });
+      const raw = h.serialize(h.serializeSize);
+      const roc = ssrc === SSRC ? main.rocFor(seq) : 0;
+      const mine = ours.protect(raw, raw.length, -1, payload, ssrc, roc, seq);
+      assert.deepEqual(mine, sender.encrypt(payload, h), `seq ${seq} ssrc ${ssrc}`);
+      assert.deepEqual(RtpPacket.deSerialize(receiver.decrypt(mine)).payload, payload);
+    }
+  });
+});
 
 describe('SrtpIndex', () => {
   it('counts wraps forward and gives an older packet the counter it was sent with', () => {

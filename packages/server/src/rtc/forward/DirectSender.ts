@@ -5,7 +5,8 @@
  * cipher (it clones the packet, maps and sorts the header extensions, takes a BigInt NTP time, and
  * awaits four nested promises; see docs/benchmarks.md, "## SFU"). Here, per packet: one header
  * written into a reusable buffer from a template, one SRTP encryption (SrtpEncryptor, with the
- * keys werift derived), one `socket.send` on the ICE pair werift nominated.
+ * keys werift derived, into memory reused once the kernel has the datagram), one datagram on the
+ * ICE pair werift nominated (UdpOut: the socket's handle, not `socket.send`).
  *
  * What it keeps of the sender's job, and how:
  * - Header extensions as werift writes them: mid, a transport-wide sequence number (from the DTLS
@@ -25,10 +26,12 @@
  * pair and `canSendApplicationData`. test/rtc/direct-sender.test.ts runs it between two werift
  * peer connections, so an upgrade that moves them fails there.
  */
+import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { RTP_EXTENSION_URI, type GenericNack, type RTCRtpSender } from 'werift';
 import { RtxRing } from './RtxRing.ts';
 import { SrtpEncryptor, SrtpIndex } from './SrtpEncryptor.ts';
+import { sendDatagram } from './UdpOut.ts';
 
 interface SrtpContextLike {
   srtpSessionKey: Buffer;
@@ -37,7 +40,7 @@ interface SrtpContextLike {
   profile: number;
 }
 interface PairLike {
-  protocol: { type?: string; transport?: { closed?: boolean; socket?: { send(b: Buffer, port: number, host: string): void } }; sendData(b: Buffer, a: unknown): Promise<void> };
+  protocol: { type?: string; transport?: { closed?: boolean; socket?: Socket }; sendData(b: Buffer, a: unknown): Promise<void> };
   remoteAddr: readonly [string, number];
   packetsSent: number;
   bytesSent: number;
@@ -176,7 +179,7 @@ export class DirectSender {
     if (!srtp) return -1;
     if (srtp !== this.srtpOf) {
       const c = srtp.localContext;
-      this.encryptor = new SrtpEncryptor({ profile: c.profile, key: c.srtpSessionKey, salt: c.srtpSessionSalt, authKey: c.srtpSessionAuthTag });
+      this.encryptor = new SrtpEncryptor({ profile: c.profile, key: c.srtpSessionKey, salt: c.srtpSessionSalt, authKey: c.srtpSessionAuthTag }, this.s.ssrc);
       this.srtpOf = srtp;
     }
     let t = this.template;
@@ -212,7 +215,7 @@ export class DirectSender {
     const pair = ice.nominated!;
     const sock = pair.protocol.type === 'stun' ? pair.protocol.transport : undefined;
     if (sock?.socket && !sock.closed) {
-      sock.socket.send(enc, pair.remoteAddr[1], pair.remoteAddr[0]);
+      if (sendDatagram(sock.socket, enc, pair.remoteAddr[1], pair.remoteAddr[0])) this.encryptor!.recycle();
       pair.packetsSent += 1;
       pair.bytesSent += enc.length;
     } else {

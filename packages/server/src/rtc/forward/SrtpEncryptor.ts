@@ -4,19 +4,21 @@
  *
  * Why not werift's own: it creates an OpenSSL cipher object (and, for AES-CM, an HMAC object) for
  * every packet and concatenates the result from three buffers. Here:
- * - AES-CM: the CTR keystream comes from one long-lived `aes-128-ecb` cipher (the counter blocks
- *   of a packet encrypted in one `update`, XORed in JS); the HMAC-SHA1 tag from two one-shot
+ * - AES-CM: the CTR keystream comes from one long-lived `aes-128-ecb` cipher (CmKeystream: the
+ *   counter blocks of the next 16 packets of the forwarded SSRC encrypted in one `update`, XORed
+ *   in JS); the HMAC-SHA1 tag from two one-shot
  *   `crypto.hash` calls over a buffer that starts with the precomputed key ⊕ ipad block (the
  *   packet is written right behind it), so no HMAC object either.
  * - AES-GCM: Node cannot re-key or re-IV a GCM cipher, so one cipher object per packet remains;
  *   only the copies are saved.
  *
- * Contract: `protect` returns a fresh buffer (the caller hands it to `socket.send`, which may
- * still read it after returning) holding header ‖ encrypted payload ‖ tag. The caller owns the
+ * Contract: `protect` returns a buffer holding header ‖ encrypted payload ‖ tag, which stays
+ * untouched until the caller calls `recycle()` (once the kernel has copied it: a synchronous
+ * send); without `recycle`, every result has memory of its own. The caller owns the
  * rollover counter (see `SrtpIndex`): this class keeps no per-SSRC state.
  */
-import { createCipheriv, hash, type Cipher } from 'node:crypto';
-import { endianness } from 'node:os';
+import { createCipheriv, hash } from 'node:crypto';
+import { CmKeystream } from './CmKeystream.ts';
 
 /** werift's `ProtectionProfile` numbers (the DTLS use_srtp ids). */
 export const SRTP_AES128_CM_HMAC_SHA1_80 = 0x0001;
@@ -32,27 +34,26 @@ export interface SrtpKeys {
   authKey: Buffer;
 }
 
-const LE = endianness() === 'LE';
 const CM_TAG = 10;
 const GCM_TAG = 16;
-/** Largest payload the counter-block scratch covers without growing (bytes). */
-const INITIAL_BLOCKS = 128;
+/** Output memory kept per encryptor: an MTU-sized packet with the 64-byte ipad block in front. */
+const SPARE_BYTES = 64 + 1500;
 
 export class SrtpEncryptor {
   readonly profile: number;
   readonly tagLength: number;
   private readonly key: Buffer;
   private readonly salt: Buffer;
-  private readonly ecb: Cipher | null = null;
   private readonly ipad = Buffer.alloc(64);
   private readonly outer = Buffer.alloc(64 + 20);
-  private blocks = Buffer.alloc(INITIAL_BLOCKS * 16);
-  private words = new Uint32Array(this.blocks.buffer, this.blocks.byteOffset, INITIAL_BLOCKS * 4);
-  private readonly iv = Buffer.alloc(16);
-  private readonly ivWords = new Uint32Array(4);
+  private readonly ks: CmKeystream | null = null;
+  /** AES-CM output memory: the last result, and the one `recycle` gave back (its ipad block stays written). */
+  private last: Buffer | null = null;
+  private spare: Buffer | null = null;
   private readonly gcmIv = Buffer.alloc(12);
 
-  constructor(keys: SrtpKeys) {
+  /** `aheadSsrc`: the SSRC whose keystreams are made several packets at a time (CmKeystream). */
+  constructor(keys: SrtpKeys, aheadSsrc = -1) {
     this.profile = keys.profile;
     this.key = Buffer.from(keys.key);
     this.salt = Buffer.from(keys.salt);
@@ -60,19 +61,27 @@ export class SrtpEncryptor {
       this.tagLength = CM_TAG;
       const ecb = createCipheriv('aes-128-ecb', this.key, null);
       ecb.setAutoPadding(false);
-      this.ecb = ecb;
+      this.ks = new CmKeystream(ecb, this.salt, aheadSsrc);
       const k = Buffer.alloc(64);
       keys.authKey.copy(k);
       for (let i = 0; i < 64; i++) {
         this.ipad[i] = k[i]! ^ 0x36;
         this.outer[i] = k[i]! ^ 0x5c;
       }
-      this.fillBlockCounters(0);
     } else if (keys.profile === SRTP_AEAD_AES_128_GCM) {
       this.tagLength = GCM_TAG;
     } else {
       throw new RangeError(`unsupported SRTP profile ${keys.profile}`);
     }
+  }
+
+  /**
+   * The result of the last `protect` is no longer needed (the kernel has copied the datagram):
+   * the next AES-CM packet is written into the same memory instead of a new buffer.
+   */
+  recycle(): void {
+    if (this.last) this.spare = this.last;
+    this.last = null;
   }
 
   /** The size of `protect`'s result for this header and payload length. */
@@ -86,18 +95,24 @@ export class SrtpEncryptor {
    * none). `roc` and `seq` form the packet index, `ssrc` is the header's.
    */
   protect(header: Buffer, headerLength: number, prefix: number, payload: Buffer, ssrc: number, roc: number, seq: number): Buffer {
-    return this.ecb ? this.protectCm(header, headerLength, prefix, payload, ssrc, roc, seq) : this.protectGcm(header, headerLength, prefix, payload, ssrc, roc, seq);
+    return this.ks ? this.protectCm(header, headerLength, prefix, payload, ssrc, roc, seq) : this.protectGcm(header, headerLength, prefix, payload, ssrc, roc, seq);
   }
 
   private protectCm(header: Buffer, hl: number, prefix: number, payload: Buffer, ssrc: number, roc: number, seq: number): Buffer {
     const pl = payload.length + (prefix >= 0 ? 2 : 0);
     // [key ⊕ ipad (64)] [header] [payload] [tag (10); ROC while hashing]
-    const buf = Buffer.allocUnsafe(64 + hl + pl + CM_TAG);
-    this.ipad.copy(buf, 0);
+    const need = 64 + hl + pl + CM_TAG;
+    let buf = this.spare;
+    this.spare = null;
+    if (!buf || buf.length < need) {
+      buf = Buffer.allocUnsafeSlow(Math.max(need, SPARE_BYTES));
+      this.ipad.copy(buf, 0);
+    }
+    this.last = buf;
     header.copy(buf, 64, 0, hl);
-    const ks = this.keystream(ssrc, roc, seq, pl);
+    const ks = this.ks!.get(ssrc, roc, seq, pl);
     let o = 64 + hl;
-    let k = 0;
+    let k = this.ks!.offset;
     if (prefix >= 0) {
       buf[o++] = (prefix >>> 8) ^ ks[k++]!;
       buf[o++] = (prefix & 0xff) ^ ks[k++]!;
@@ -109,48 +124,7 @@ export class SrtpEncryptor {
     inner.copy(this.outer, 64);
     const mac = hash('sha1', this.outer, 'buffer');
     mac.copy(buf, o, 0, CM_TAG);
-    return buf.subarray(64);
-  }
-
-  /** AES-CM keystream for `length` bytes of one packet (RFC 3711 §4.1.1). */
-  private keystream(ssrc: number, roc: number, seq: number, length: number): Buffer {
-    const iv = this.iv;
-    this.salt.copy(iv, 0, 0, 14);
-    iv[14] = 0;
-    iv[15] = 0;
-    iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
-    iv.writeUInt32BE((iv.readUInt32BE(8) ^ roc) >>> 0, 8);
-    iv.writeUInt16BE(iv.readUInt16BE(12) ^ seq, 12);
-    const nBlocks = (length + 15) >> 4;
-    if (nBlocks * 16 > this.blocks.length) this.growBlocks(nBlocks);
-    if (LE) {
-      const w = this.ivWords;
-      w[0] = iv.readUInt32LE(0);
-      w[1] = iv.readUInt32LE(4);
-      w[2] = iv.readUInt32LE(8);
-      const low = iv[12]! | (iv[13]! << 8);
-      const words = this.words;
-      // Bytes 14–15 of each block hold its counter (set once in fillBlockCounters).
-      for (let b = 0, j = 0; b < nBlocks; b++, j += 4) {
-        words[j] = w[0]!;
-        words[j + 1] = w[1]!;
-        words[j + 2] = w[2]!;
-        words[j + 3] = ((words[j + 3]! & 0xffff0000) | low) >>> 0;
-      }
-    } else {
-      for (let b = 0; b < nBlocks; b++) iv.copy(this.blocks, b * 16, 0, 14);
-    }
-    return this.ecb!.update(this.blocks.subarray(0, nBlocks * 16));
-  }
-
-  private growBlocks(nBlocks: number): void {
-    this.blocks = Buffer.alloc(nBlocks * 16);
-    this.words = new Uint32Array(this.blocks.buffer, this.blocks.byteOffset, nBlocks * 4);
-    this.fillBlockCounters(0);
-  }
-
-  private fillBlockCounters(from: number): void {
-    for (let b = from; b < this.blocks.length / 16; b++) this.blocks.writeUInt16BE(b & 0xffff, b * 16 + 14);
+    return buf.subarray(64, o + CM_TAG);
   }
 
   private protectGcm(header: Buffer, hl: number, prefix: number, payload: Buffer, ssrc: number, roc: number, seq: number): Buffer {
