@@ -31,6 +31,10 @@ const BIND_STATE_BOUND = 2;
 const CONNECT_STATE_DISCONNECTED = 0;
 
 let stateSymbol: symbol | null | undefined;
+let spareReq: { list?: Buffer[] } | null = null;
+let spareList: Buffer[] | null = null;
+/** Put in the spare list between sends, so it does not keep the last datagram alive. */
+const EMPTY = Buffer.alloc(0);
 let SendWrap: SendWrapCtor | null | undefined;
 
 function sendWrap(): SendWrapCtor | null {
@@ -65,10 +69,16 @@ export function sendDatagram(socket: Socket, buf: Buffer, port: number, ip: stri
     socket.send(buf, port, ip);
     return false;
   }
-  const list = [buf];
-  const req = new Wrap();
+  const req = spareReq ?? new Wrap();
+  const list = spareList ?? [buf];
+  list[0] = buf;
   req.list = list;
   const r = state.handle!.send(req, list, 1, port, ip, false);
+  // Sent synchronously, libuv kept neither: both serve the next datagram. Queued (0), they are
+  // libuv's until the send completes, so the next datagram gets new ones.
+  spareReq = r > 0 ? req : null;
+  spareList = r > 0 ? list : null;
+  if (r > 0) list[0] = EMPTY;
   if (r >= 0) return r > 0;
   // An error (or an address that is not an IP literal): let dgram handle it as it would.
   socket.send(buf, port, ip);
