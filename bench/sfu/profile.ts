@@ -21,7 +21,7 @@ interface Profile {
 
 const [file, topArg, windowArg] = process.argv.slice(2);
 if (!file) {
-  console.error('usage: profile.ts <file.cpuprofile> [top]');
+  console.error('usage: profile.ts <file.cpuprofile> [top] [FROM-TO]');
   process.exit(2);
 }
 const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;

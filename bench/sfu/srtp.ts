@@ -1,7 +1,8 @@
 /**
  * `node --import tsx bench/sfu/srtp.ts`: CPU per SRTP-encrypted 1000-byte RTP packet, werift's
  * SrtpSession.encrypt against the forwarding path's SrtpEncryptor, for both profiles (one thread,
- * no I/O); for AES-CM also with the forwarded SSRC's keystreams made 16 packets ahead (CmKeystream). The figures in docs/benchmarks.md (## SFU) come from this.
+ * no I/O); for AES-CM also with the forwarded SSRC's keystreams made 16 packets ahead
+ * (CmKeystream). The figures in docs/benchmarks.md (## SFU) come from this.
  */
 import { randomBytes } from 'node:crypto';
 import { RtpHeader, SrtpSession } from 'werift';

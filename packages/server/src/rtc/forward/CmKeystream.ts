@@ -6,7 +6,7 @@
  * (ROC ‖ SEQ), never on its contents, and a forwarded stream's indices count up by one. Each
  * `Cipher.update` costs ~2 µs of call and buffer overhead before any AES is done (measured on the
  * bench machine: 1,008 bytes ~6 µs, 16 packets' worth in one call ~0.55 µs per packet), so the
- * keystreams of the next `ahead` indices of one SSRC are encrypted in one call and served from
+ * keystreams of the next 16 indices of one SSRC are encrypted in one call and served from
  * there; any other packet (another SSRC, an older index, a packet wider than `MAX_AHEAD_BYTES`)
  * gets its own.
  *
@@ -18,8 +18,10 @@ import type { Cipher } from 'node:crypto';
 import { endianness } from 'node:os';
 
 /** Packets wider than this are never served ahead (one MTU-sized video packet fits). */
-export const MAX_AHEAD_BYTES = 1216;
+const MAX_AHEAD_BYTES = 1216;
 const MAX_AHEAD_BLOCKS = MAX_AHEAD_BYTES / 16;
+/** Packets whose keystreams one ECB call makes. */
+const AHEAD = 16;
 /** An index this far behind the cache is a stream that started over, not a retransmission. */
 const RESTART = 4096;
 
@@ -47,8 +49,8 @@ export class CmKeystream {
   private readonly s1: number;
   private readonly s2: number;
   private readonly s3: number;
+  /** The SSRC served ahead; -1 (matches no SSRC): none. */
   private readonly aheadSsrc: number;
-  private readonly ahead: number;
   private cache: Buffer | null = null;
   /** Packet index of the cache's first entry; blocks per entry. */
   private base = -1;
@@ -58,26 +60,25 @@ export class CmKeystream {
 
   /**
    * `ecb`: aes-128-ecb with the session key, auto padding off. `salt`: the 14-byte session salt.
-   * `aheadSsrc` / `ahead`: the SSRC served `ahead` packets at a time (ahead ≤ 1: none).
+   * `aheadSsrc`: the SSRC served 16 packets at a time (-1: none).
    */
-  constructor(ecb: Cipher, salt: Buffer, aheadSsrc = -1, ahead = 16) {
+  constructor(ecb: Cipher, salt: Buffer, aheadSsrc = -1) {
     this.ecb = ecb;
     this.s0 = salt.readUInt32BE(0);
     this.s1 = salt.readUInt32BE(4);
     this.s2 = salt.readUInt32BE(8);
     this.s3 = salt.readUInt16BE(12);
-    this.aheadSsrc = aheadSsrc >>> 0;
-    this.ahead = aheadSsrc >= 0 ? ahead : 0;
+    this.aheadSsrc = aheadSsrc < 0 ? -1 : aheadSsrc >>> 0;
   }
 
   get(ssrc: number, roc: number, seq: number, length: number): Buffer {
     const n = (length + 15) >> 4;
-    if (this.ahead > 1 && ssrc >>> 0 === this.aheadSsrc && n <= MAX_AHEAD_BLOCKS) {
+    if (ssrc >>> 0 === this.aheadSsrc && n <= MAX_AHEAD_BLOCKS) {
       if (n > this.widest) this.widest = n;
       const index = roc * 65536 + seq;
       const d = index - this.base;
       const cache = this.cache;
-      if (cache && d >= 0 && d < this.ahead && n <= this.per) {
+      if (cache && d >= 0 && d < AHEAD && n <= this.per) {
         this.offset = d * this.per * 16;
         return cache;
       }
@@ -92,7 +93,7 @@ export class CmKeystream {
   private refill(ssrc: number, index: number): Buffer {
     this.per = this.widest;
     this.base = index;
-    this.cache = this.make(ssrc, index, this.ahead, this.per);
+    this.cache = this.make(ssrc, index, AHEAD, this.per);
     this.offset = 0;
     return this.cache;
   }

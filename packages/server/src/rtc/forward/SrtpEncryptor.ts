@@ -6,10 +6,9 @@
  * every packet and concatenates the result from three buffers. Here:
  * - AES-CM: the CTR keystream comes from one long-lived `aes-128-ecb` cipher (CmKeystream: the
  *   counter blocks of the next 16 packets of the forwarded SSRC encrypted in one `update`, XORed
- *   in JS); the HMAC-SHA1 tag from two one-shot
- *   `crypto.hash` calls over a buffer that starts with the precomputed key ⊕ ipad block (the
- *   packet is written right behind it), so no HMAC object either, their digests taken as latin1
- *   strings rather than Buffers.
+ *   in JS); the HMAC-SHA1 tag from two one-shot `crypto.hash` calls over a buffer that starts
+ *   with the precomputed key ⊕ ipad block (the packet is written right behind it), so no HMAC
+ *   object either, their digests taken as latin1 strings rather than Buffers.
  * - AES-GCM: Node cannot re-key or re-IV a GCM cipher, so one cipher object per packet remains;
  *   only the copies are saved.
  *
@@ -121,8 +120,8 @@ export class SrtpEncryptor {
     xorInto(buf, o, payload, ks, k);
     o += payload.length;
     buf.writeUInt32BE(roc >>> 0, o);
-    // Digests as latin1 strings ('binary': one char per byte): a Buffer result costs a backing store per
-    // call, ~3 µs of the ~4.3 µs of the two hashes (measured, 50,000 calls), a string does not.
+    // Digests as latin1 strings ('binary': one char per byte): a Buffer result costs a backing
+    // store per call, ~3 µs of the ~4.3 µs of the two hashes (measured, 100,000 calls).
     const inner = hash('sha1', buf.subarray(0, o + 4), 'binary');
     this.outer.write(inner, 64, 20, 'latin1');
     const mac = hash('sha1', this.outer, 'binary');

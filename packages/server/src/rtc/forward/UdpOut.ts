@@ -31,11 +31,11 @@ const BIND_STATE_BOUND = 2;
 const CONNECT_STATE_DISCONNECTED = 0;
 
 let stateSymbol: symbol | null | undefined;
+let SendWrap: SendWrapCtor | null | undefined;
+/** A request (and its one-buffer list) that libuv let go of, for the next datagram. */
 let spareReq: { list?: Buffer[] } | null = null;
-let spareList: Buffer[] | null = null;
 /** Put in the spare list between sends, so it does not keep the last datagram alive. */
 const EMPTY = Buffer.alloc(0);
-let SendWrap: SendWrapCtor | null | undefined;
 
 function sendWrap(): SendWrapCtor | null {
   if (SendWrap === undefined) {
@@ -70,14 +70,12 @@ export function sendDatagram(socket: Socket, buf: Buffer, port: number, ip: stri
     return false;
   }
   const req = spareReq ?? new Wrap();
-  const list = spareList ?? [buf];
+  const list = (req.list ??= [buf]);
   list[0] = buf;
-  req.list = list;
   const r = state.handle!.send(req, list, 1, port, ip, false);
-  // Sent synchronously, libuv kept neither: both serve the next datagram. Queued (0), they are
-  // libuv's until the send completes, so the next datagram gets new ones.
+  // Sent synchronously, libuv kept neither the request nor its list: both serve the next
+  // datagram. Queued (0), they are libuv's until the send completes: the next one gets new ones.
   spareReq = r > 0 ? req : null;
-  spareList = r > 0 ? list : null;
   if (r > 0) list[0] = EMPTY;
   if (r >= 0) return r > 0;
   // An error (or an address that is not an IP literal): let dgram handle it as it would.
