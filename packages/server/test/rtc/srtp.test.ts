@@ -139,6 +139,26 @@ describe('SrtpEncryptor AES-CM with keystreams made ahead (CmKeystream)', () => 
       assert.deepEqual(RtpPacket.deSerialize(receiver.decrypt(mine)).payload, payload);
     }
   });
+
+  it('fans one payload out to several encryptors, payloads at different offsets of one memory, output memory reused', () => {
+    // As the SFU forwards: each packet's payload goes to every subscriber's encryptor in turn,
+    // each result recycled after a (synchronous) send; the payloads are views into one slab.
+    const subs = [0, 1, 2].map(() => ({ ...pair(SRTP_AES128_CM_HMAC_SHA1_80, SSRC), index: new SrtpIndex() }));
+    const slab = randomBytes(8192);
+    for (let seq = 100; seq < 140; seq++) {
+      const at = ((seq * 1012) % 7000) & ~3; // 4-byte aligned, different each time
+      const payload = slab.subarray(at, at + 900 + (seq % 3) * 4);
+      const h = new RtpHeader({ ...header(seq), ssrc: SSRC });
+      const raw = h.serialize(h.serializeSize);
+      for (const [n, s] of subs.entries()) {
+        const mine = s.ours.protect(raw, raw.length, -1, payload, SSRC, s.index.rocFor(seq), seq);
+        assert.deepEqual(mine, s.sender.encrypt(payload, h), `seq ${seq} subscriber ${n}`);
+        assert.deepEqual(RtpPacket.deSerialize(s.receiver.decrypt(mine)).payload, payload);
+        s.ours.recycle();
+      }
+      slab.fill(seq & 0xff, at, at + 16); // the memory changes between packets; views must not hold stale bytes
+    }
+  });
 });
 
 describe('SrtpIndex', () => {

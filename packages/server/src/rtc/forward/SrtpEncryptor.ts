@@ -51,6 +51,9 @@ export class SrtpEncryptor {
   private last: Buffer | null = null;
   private spare: Buffer | null = null;
   private readonly gcmIv = Buffer.alloc(12);
+  /** 32-bit views of the output memory and of the keystream buffer, for the XOR. */
+  private readonly outView = new WordView();
+  private readonly ksView = new WordView();
 
   /** `aheadSsrc`: the SSRC whose keystreams are made several packets at a time (CmKeystream). */
   constructor(keys: SrtpKeys, aheadSsrc = -1) {
@@ -117,7 +120,7 @@ export class SrtpEncryptor {
       buf[o++] = (prefix >>> 8) ^ ks[k++]!;
       buf[o++] = (prefix & 0xff) ^ ks[k++]!;
     }
-    xorInto(buf, o, payload, ks, k);
+    xorInto(buf, o, payload, ks, k, this.outView, this.ksView);
     o += payload.length;
     buf.writeUInt32BE(roc >>> 0, o);
     // Digests as latin1 strings ('binary': one char per byte): a Buffer result costs a backing
@@ -156,20 +159,46 @@ export class SrtpEncryptor {
 }
 
 /**
+ * A 32-bit view of a whole ArrayBuffer, remembered for the last buffer asked about, so the XOR of
+ * a copy does not create typed arrays: a forwarded packet's payload is XORed once per subscriber
+ * (one view serves the whole fan-out), an encryptor's output memory and its keystream cache are
+ * reused across packets. Words are in platform order; callers only XOR with them.
+ */
+export class WordView {
+  private of: ArrayBufferLike | null = null;
+  private view: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
+  words(buf: Buffer): Int32Array<ArrayBufferLike> {
+    if (buf.buffer !== this.of) {
+      this.of = buf.buffer;
+      this.view = new Int32Array(buf.buffer, 0, buf.buffer.byteLength >> 2);
+    }
+    return this.view;
+  }
+}
+
+/** The payload being fanned out (all copies of one packet XOR the same payload, one after another). */
+const payloadView = new WordView();
+
+/**
  * out[at…] = a ⊕ b[from…] over a's length: 32 bits at a time when all three are 4-byte aligned
  * (RTP headers are whole words, so the payloads werift hands over usually are), else byte-wise.
+ * `outView` and `bView` remember the 32-bit views of `out`'s and `b`'s memory.
  */
-function xorInto(out: Buffer, at: number, a: Buffer, b: Buffer, from: number): void {
+function xorInto(out: Buffer, at: number, a: Buffer, b: Buffer, from: number, outView: WordView, bView: WordView): void {
   const n = a.length;
   const oo = out.byteOffset + at;
   const bo = b.byteOffset + from;
   let i = 0;
   if (((oo | a.byteOffset | bo) & 3) === 0 && n >= 64) {
     const words = n >> 2;
-    const x = new Int32Array(out.buffer, oo, words);
-    const y = new Int32Array(a.buffer, a.byteOffset, words);
-    const z = new Int32Array(b.buffer, bo, words);
-    for (let w = 0; w < words; w++) x[w] = y[w]! ^ z[w]!;
+    const x = outView.words(out);
+    const y = payloadView.words(a);
+    const z = bView.words(b);
+    const xo = oo >> 2;
+    const yo = a.byteOffset >> 2;
+    const zo = bo >> 2;
+    for (let w = 0; w < words; w++) x[xo + w] = y[yo + w]! ^ z[zo + w]!;
     i = words << 2;
   }
   for (; i < n; i++) out[at + i] = a[i]! ^ b[from + i]!;
