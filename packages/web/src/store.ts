@@ -28,6 +28,7 @@ import {
   type Tokens,
   type UserId,
 } from '@parley/client';
+import { Refetcher } from './refetch.ts';
 import type { Session } from './session.ts';
 
 export type Topic = 'convs' | 'conn' | 'presence' | 'typing' | `msgs:${string}` | `conv:${string}`;
@@ -56,7 +57,25 @@ export class ChatStore {
   private readonly typers = new Map<ConversationId, Map<UserId, ReturnType<typeof setTimeout>>>();
   private readonly failed = new Map<string, OutboxEntry>();
   private readonly listeners = new Set<(topic: Topic) => void>();
-  private readonly fetching = new Map<ConversationId, Promise<void>>();
+  /** One fetch per conversation at a time; the last answer wins (see refetch.ts). */
+  private readonly fetching = new Refetcher<ConversationId, Conversation>(
+    (conv) => this.client.conversation(conv),
+    (_conv, c) => {
+      this.merge(c);
+      this.watchPresence();
+    },
+    (conv, err) => {
+      const code = (err as { code?: string }).code;
+      if (code === 'NOT_MEMBER' || code === 'NOT_FOUND') {
+        this.convs.delete(conv);
+        this.threads.delete(conv);
+      }
+    },
+    (conv) => {
+      this.emit('convs');
+      this.emit(`conv:${conv}`);
+    },
+  );
   private readonly onVisible = () => this.markOpenRead();
   /** Handles of users seen in any conversation. */
   private readonly handles = new Map<UserId, string>();
@@ -152,7 +171,9 @@ export class ChatStore {
     const cv = this.convs.get(m.conv);
     if (!cv) {
       // A conversation this list has not seen yet (e.g. created while the list was loading).
-      void this.refreshConv(m.conv).then(() => this.onMessage(m));
+      void this.refreshConv(m.conv).then(() => {
+        if (this.convs.has(m.conv)) this.onMessage(m);
+      });
       return;
     }
     const fresh = m.seq > cv.lastSeq;
@@ -211,37 +232,17 @@ export class ChatStore {
 
   /** A conversation the user just created or opened (from a command's answer). */
   adopt(c: Conversation): void {
+    // A fetch already under way may answer with the state before this one: it fetches again.
+    this.fetching.invalidate(c.id);
     this.merge(c);
     this.watchPresence();
     this.emit('convs');
     this.emit(`conv:${c.id}`);
   }
 
+  /** Fetch the server's copy of a conversation (after a `conv` event, a gap, a command). */
   refreshConv(conv: ConversationId): Promise<void> {
-    const running = this.fetching.get(conv);
-    if (running) return running;
-    const p = this.client
-      .conversation(conv)
-      .then(
-        (c) => {
-          this.merge(c);
-          this.watchPresence();
-        },
-        (err: unknown) => {
-          const code = (err as { code?: string }).code;
-          if (code === 'NOT_MEMBER' || code === 'NOT_FOUND') {
-            this.convs.delete(conv);
-            this.threads.delete(conv);
-          }
-        },
-      )
-      .finally(() => {
-        this.fetching.delete(conv);
-        this.emit('convs');
-        this.emit(`conv:${conv}`);
-      });
-    this.fetching.set(conv, p);
-    return p;
+    return this.fetching.run(conv);
   }
 
   private watchPresence(): void {
