@@ -46,6 +46,27 @@ proto.emit = function (this: dgram.Socket, event: string | symbol, ...args: unkn
     inAt = -1;
   }
 };
+/** SFU_BENCH_COUNT=1: datagrams sent per second by kind (RTP, RTCP by packet type, STUN, DTLS) every 5 s, on stderr. */
+const COUNT = process.env['SFU_BENCH_COUNT'] === '1';
+const counts = new Map<string, number>();
+const bytesBy = new Map<string, number>();
+if (COUNT) {
+  setInterval(() => {
+    const rows = [...counts].map(([k, n]) => [k, `${n / 5}/s, ${Math.round(bytesBy.get(k)! / n)} B`]);
+    console.error('server sends', JSON.stringify(Object.fromEntries(rows)));
+    counts.clear();
+    bytesBy.clear();
+  }, 5000).unref();
+}
+/** The kind of a datagram the server sends, by its first two bytes (RFC 7983 demultiplexing). */
+function kindOf(data: Buffer): string {
+  const b0 = data[0]!;
+  const b1 = data[1]!;
+  if (b0 < 4) return 'stun';
+  if (b0 >= 20 && b0 <= 63) return 'dtls';
+  return b1 >= 192 && b1 <= 223 ? `rtcp${b1}` : 'rtp';
+}
+
 // Sends are counted at the socket's libuv handle, which both dgram's `Socket.send` and the SFU's
 // fast path (rtc/forward/UdpOut.ts) call: `send(req, list, count, port, ip, hasCallback)`.
 type HandleSend = (this: unknown, req: unknown, list: Buffer[], ...rest: unknown[]) => number;
@@ -53,6 +74,11 @@ const udpProto = (process as unknown as { binding(n: string): { UDP: { prototype
 const origSend = udpProto.send;
 udpProto.send = function (this: unknown, req: unknown, list: Buffer[], ...rest: unknown[]): number {
   const data = list[0];
+  if (COUNT && data) {
+    const k = kindOf(data);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+    bytesBy.set(k, (bytesBy.get(k) ?? 0) + data.length);
+  }
   if (list.length === 1 && data && isRtp(data)) {
     rtpOut += 1;
     if (inAt >= 0) {

@@ -23,6 +23,7 @@ import { MediaStream, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, 
 import { DownTrack } from './DownTrack.ts';
 import { DirectSender } from './forward/DirectSender.ts';
 import { RtpRewriter } from './forward/RtpRewriter.ts';
+import { SenderReports } from './forward/SenderReports.ts';
 import { SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from './forward/SrtpEncryptor.ts';
 import { Emitter } from './Emitter.ts';
 import { Peer, checkSdp, sdpError } from './Peer.ts';
@@ -56,6 +57,8 @@ export class Subscriber extends Emitter<SubscriberEvents> {
   readonly peer: Peer;
   private readonly outbound = new Map<TrackId, Outbound>();
   private readonly slots: Slot[] = [];
+  /** One compound RTCP sender report per interval for all slots, not one per slot. */
+  private readonly reports = new SenderReports();
   private cancelScheduled: (() => void) | null = null;
   private negotiating = false;
   private again = false;
@@ -151,7 +154,7 @@ export class Subscriber extends Emitter<SubscriberEvents> {
     const slot: Slot = {
       kind,
       transceiver,
-      direct: new DirectSender(sender, { onSent: (wideSeq, size, at) => est.packetSent({ wideSeq, size, sentAtMs: at }) }),
+      direct: new DirectSender(sender, { onSent: (wideSeq, size, at) => est.packetSent({ wideSeq, size, sentAtMs: at }), reports: this.reports }),
       rewriter: new RtpRewriter({ ssrc: sender.ssrc, clockRate: kind === 'audio' ? 48000 : 90000 }),
       binding: null,
       offered: null,
@@ -296,6 +299,7 @@ export class Subscriber extends Emitter<SubscriberEvents> {
     for (const o of [...this.outbound.values()]) o.down.close();
     this.outbound.clear();
     for (const slot of this.slots) slot.direct.close();
+    this.reports.close();
     this.peer.close();
     this.emit('close');
     this.removeAllListeners();

@@ -75,7 +75,15 @@ window.T = {
     const out = [];
     if (!pc) return out;
     (await pc.getStats()).forEach((s) => {
-      if (s.type === 'inbound-rtp' || s.type === 'outbound-rtp') out.push({ type: s.type, kind: s.kind, mid: s.mid, rid: s.rid, frameWidth: s.frameWidth, frameHeight: s.frameHeight, framesDecoded: s.framesDecoded, bytes: s.bytesReceived ?? s.bytesSent, packets: s.packetsReceived ?? s.packetsSent, audioLevel: s.audioLevel });
+      if (s.type === 'inbound-rtp' || s.type === 'outbound-rtp') out.push({ type: s.type, kind: s.kind, mid: s.mid, rid: s.rid, ssrc: s.ssrc, frameWidth: s.frameWidth, frameHeight: s.frameHeight, framesDecoded: s.framesDecoded, bytes: s.bytesReceived ?? s.bytesSent, packets: s.packetsReceived ?? s.packetsSent, audioLevel: s.audioLevel });
+    });
+    return out;
+  },
+  async remoteOutbound() {
+    // What the SFU's RTCP sender reports told the subscribing pc.
+    const out = [];
+    if (this.sub) (await this.sub.getStats()).forEach((s) => {
+      if (s.type === 'remote-outbound-rtp') out.push({ type: s.type, kind: s.kind, ssrc: s.ssrc, packets: s.packetsSent, bytes: s.bytesSent, reportsSent: s.reportsSent });
     });
     return out;
   },
@@ -84,9 +92,12 @@ window.T = {
 `;
 
 export interface RtpStat {
-  type: 'inbound-rtp' | 'outbound-rtp';
+  type: 'inbound-rtp' | 'outbound-rtp' | 'remote-outbound-rtp';
   kind: 'audio' | 'video';
   mid?: string;
+  ssrc?: number;
+  /** remote-outbound-rtp: how many sender reports arrived. */
+  reportsSent?: number;
   rid?: string;
   frameWidth?: number;
   frameHeight?: number;
@@ -165,6 +176,11 @@ export class BrowserPeer {
 
   stats(which: 'pub' | 'sub'): Promise<RtpStat[]> {
     return this.page.evaluate((w) => (window as unknown as { T: { stats(w: string): Promise<RtpStat[]> } }).T.stats(w), which);
+  }
+
+  /** remote-outbound-rtp of the subscribing pc: one per SSRC the SFU sent sender reports for. */
+  remoteOutbound(): Promise<RtpStat[]> {
+    return this.page.evaluate(() => (window as unknown as { T: { remoteOutbound(): Promise<RtpStat[]> } }).T.remoteOutbound());
   }
 
   /** Inbound video of one forwarded track (by track id). */

@@ -186,6 +186,18 @@ describe('meeting quality in Chromium', { skip }, () => {
       };
       const got = await eventually('N videos flowing', flowing, (ids) => ids.length === N, 120_000);
       for (const t of tiles) assert.ok(got.includes(t.id), `the viewer's tile ${t.id} is among the forwarded videos`);
+      // Chromium takes the SFU's compound sender reports (all of a pc's SSRCs in one packet): each
+      // flowing video has a remote-outbound-rtp entry, from SRs with the SFU's counters.
+      await eventually(
+        'a sender report for each forwarded video',
+        async () => {
+          const s = await viewer.stats('sub');
+          const remote = new Map((await viewer.remoteOutbound()).map((x) => [x.ssrc, x]));
+          return s.filter((x) => x.type === 'inbound-rtp' && x.kind === 'video' && (x.packets ?? 0) > 0).map((x) => ({ inbound: x, remote: remote.get(x.ssrc) }));
+        },
+        (rows) => rows.length >= N && rows.every((r) => (r.remote?.reportsSent ?? 0) >= 1 && (r.remote?.packets ?? 0) > 0),
+        30_000,
+      );
       // Still at most N a while later, and the SFU agrees for every participant.
       assert.ok((await flowing()).length <= N);
       const r = server.node.meetings!.rooms.room(conv as RoomId)!;

@@ -14,9 +14,11 @@
  *   when negotiated; the payload type of the negotiated codec.
  * - NACK: werift still parses the subscriber's RTCP and calls `onGenericNack`; its own packet
  *   cache is empty, so the retransmission is ours, from an RtxRing, as RTX when negotiated.
- * - Sender reports: werift's RTCP loop still sends them; it reads the NTP/RTP timestamp pair and
- *   the counters from getters installed on the sender, which derive them from what this class
- *   records per packet (two numbers), instead of a BigInt per packet.
+ * - Sender reports: with `reports` (the pc's SenderReports), one compound packet per pc and
+ *   interval carries this sender's SR with its CNAME; without, werift's RTCP loop for this sender
+ *   sends them. Either way the NTP/RTP timestamp pair and the counters come from what this class
+ *   records per packet (two numbers; werift reads them through getters installed on the sender),
+ *   instead of a BigInt per packet.
  * - Bandwidth estimation: `onSent(wideSeq, bytes, atMs)` for every packet that carries a
  *   transport-wide sequence number (the Subscriber's BandwidthEstimator).
  *
@@ -30,6 +32,7 @@ import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { RTP_EXTENSION_URI, type GenericNack, type RTCRtpSender } from 'werift';
 import { RtxRing } from './RtxRing.ts';
+import type { Reporting, SenderReport, SenderReports } from './SenderReports.ts';
 import { SrtpEncryptor, SrtpIndex } from './SrtpEncryptor.ts';
 import { sendDatagram } from './UdpOut.ts';
 
@@ -57,6 +60,7 @@ interface DtlsLike {
   iceTransport: { connection: IceLike };
   bytesSent: number;
   packetsSent: number;
+  sendRtcp(packets: { serialize(): Buffer }[]): Promise<unknown>;
 }
 interface SenderLike {
   ssrc: number;
@@ -68,6 +72,10 @@ interface SenderLike {
   rtxPayloadType?: number;
   dtlsTransport?: DtlsLike;
   runRtcp(): Promise<void>;
+  cname?: string;
+  /** What werift's RTT computation compares receiver reports with. */
+  lastSRtimestamp?: number;
+  lastSentSRTimestamp?: number;
 }
 
 export interface DirectSenderOptions {
@@ -75,6 +83,8 @@ export interface DirectSenderOptions {
   onSent?: (wideSeq: number, bytes: number, atMs: number) => void;
   /** Packets kept for NACK. Default 512. */
   history?: number;
+  /** The pc's shared sender reports; without, werift's own report loop for this sender. */
+  reports?: SenderReports;
 }
 
 /** 1900-01-01 to 1970-01-01 in seconds. */
@@ -91,13 +101,14 @@ interface Template {
   mid: string | undefined;
 }
 
-export class DirectSender {
+export class DirectSender implements Reporting {
   private readonly s: SenderLike;
   private readonly ring: RtxRing;
   private readonly index = new SrtpIndex();
   private readonly rtxIndex = new SrtpIndex();
   private readonly hdr = Buffer.alloc(12 + 4 + 64);
   private readonly onSent: DirectSenderOptions['onSent'];
+  private readonly reports: SenderReports | undefined;
   private readonly offNack: () => void;
   private encryptor: SrtpEncryptor | null = null;
   private srtpOf: unknown = null;
@@ -118,6 +129,7 @@ export class DirectSender {
     this.s = sender as unknown as SenderLike;
     this.ring = new RtxRing(opts.history ?? 512);
     this.onSent = opts.onSent;
+    this.reports = opts.reports;
     this.offNack = sender.onGenericNack.subscribe((fb: GenericNack) => this.nack(fb.lost)).unSubscribe;
     // werift's RTCP loop reads these when it writes a sender report.
     Object.defineProperties(sender, {
@@ -145,8 +157,22 @@ export class DirectSender {
     this.transmit(dtls, enc, now);
     if (!this.rtcpStarted) {
       this.rtcpStarted = true;
-      void s.runRtcp().catch(() => {});
+      if (this.reports) this.reports.add(this);
+      else void s.runRtcp().catch(() => {});
     }
+  }
+
+  /** This sender's part of the pc's sender reports (SenderReports), null when it cannot send. */
+  report(): SenderReport | null {
+    const s = this.s;
+    const dtls = s.dtlsTransport;
+    if (this.closed || s.stopped || !dtls || dtls.state !== 'connected' || this.packets === 0) return null;
+    const ntp = ntpOf(performance.timeOrigin + this.lastSentAt);
+    // As werift's own loop records them: a receiver report's LSR and DLSR give the round trip.
+    s.lastSRtimestamp = Number((ntp >> 16n) & 0xffff_ffffn);
+    s.lastSentSRTimestamp = Date.now() / 1000;
+    const cname = s.cname !== undefined && Buffer.byteLength(s.cname) <= 255 ? s.cname : undefined;
+    return { transport: dtls, ssrc: s.ssrc, ntp, rtpTimestamp: this.lastTimestamp, packets: this.packets, octets: this.octets, cname };
   }
 
   private nack(lost: number[]): void {
@@ -230,6 +256,7 @@ export class DirectSender {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.reports?.remove(this);
     this.offNack();
     this.ring.clear();
   }
