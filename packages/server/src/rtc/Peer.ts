@@ -7,11 +7,13 @@
 import { ParleyError, type IceCandidateInfo } from '@parley/protocol';
 import { RTCPeerConnection } from 'werift';
 import { guardDtlsClient } from './dtlsGuard.ts';
+import { installFastSrtpDecrypt } from './forward/SrtpDecryptor.ts';
 import type { Release } from './Ledger.ts';
 import { peerConfig } from './MeetingOptions.ts';
 import type { RtcContext } from './RoomTypes.ts';
 
 guardDtlsClient();
+installFastSrtpDecrypt();
 
 export class Peer {
   readonly pc: RTCPeerConnection;

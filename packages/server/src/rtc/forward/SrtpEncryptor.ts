@@ -185,7 +185,7 @@ const payloadView = new WordView();
  * (RTP headers are whole words, so the payloads werift hands over usually are), else byte-wise.
  * `outView` and `bView` remember the 32-bit views of `out`'s and `b`'s memory.
  */
-function xorInto(out: Buffer, at: number, a: Buffer, b: Buffer, from: number, outView: WordView, bView: WordView): void {
+export function xorInto(out: Buffer, at: number, a: Buffer, b: Buffer, from: number, outView: WordView, bView: WordView): void {
   const n = a.length;
   const oo = out.byteOffset + at;
   const bo = b.byteOffset + from;
