@@ -33,30 +33,21 @@ let rtpIn = 0;
 let rtpOut = 0;
 let inAt = -1;
 
-type Emit = (this: dgram.Socket, event: string | symbol, ...args: unknown[]) => boolean;
-const proto = dgram.Socket.prototype as unknown as { emit: Emit };
-const origEmit = proto.emit;
-proto.emit = function (this: dgram.Socket, event: string | symbol, ...args: unknown[]): boolean {
-  if (event !== 'message' || !isRtp(args[0] as Buffer)) return origEmit.call(this, event, ...args);
-  rtpIn += 1;
-  inAt = performance.now();
-  try {
-    return origEmit.call(this, event, ...args);
-  } finally {
-    inAt = -1;
-  }
-};
-/** SFU_BENCH_COUNT=1: datagrams sent per second by kind (RTP, RTCP by packet type, STUN, DTLS) every 5 s, on stderr. */
+/** SFU_BENCH_COUNT=1: datagrams received and sent per second by kind (RTP, RTCP by packet type, STUN, DTLS) every 5 s, on stderr. */
 const COUNT = process.env['SFU_BENCH_COUNT'] === '1';
 const counts = new Map<string, number>();
 const bytesBy = new Map<string, number>();
 if (COUNT) {
   setInterval(() => {
     const rows = [...counts].map(([k, n]) => [k, `${n / 5}/s, ${Math.round(bytesBy.get(k)! / n)} B`]);
-    console.error('server sends', JSON.stringify(Object.fromEntries(rows)));
+    console.error('server datagrams', JSON.stringify(Object.fromEntries(rows)));
     counts.clear();
     bytesBy.clear();
   }, 5000).unref();
+}
+function tally(k: string, bytes: number): void {
+  counts.set(k, (counts.get(k) ?? 0) + 1);
+  bytesBy.set(k, (bytesBy.get(k) ?? 0) + bytes);
 }
 /** The kind of a datagram the server sends, by its first two bytes (RFC 7983 demultiplexing). */
 function kindOf(data: Buffer): string {
@@ -67,6 +58,20 @@ function kindOf(data: Buffer): string {
   return b1 >= 192 && b1 <= 223 ? `rtcp${b1}` : 'rtp';
 }
 
+type Emit = (this: dgram.Socket, event: string | symbol, ...args: unknown[]) => boolean;
+const proto = dgram.Socket.prototype as unknown as { emit: Emit };
+const origEmit = proto.emit;
+proto.emit = function (this: dgram.Socket, event: string | symbol, ...args: unknown[]): boolean {
+  if (COUNT && event === 'message') tally(`in ${kindOf(args[0] as Buffer)}`, (args[0] as Buffer).length);
+  if (event !== 'message' || !isRtp(args[0] as Buffer)) return origEmit.call(this, event, ...args);
+  rtpIn += 1;
+  inAt = performance.now();
+  try {
+    return origEmit.call(this, event, ...args);
+  } finally {
+    inAt = -1;
+  }
+};
 // Sends are counted at the socket's libuv handle, which both dgram's `Socket.send` and the SFU's
 // fast path (rtc/forward/UdpOut.ts) call: `send(req, list, count, port, ip, hasCallback)`.
 type HandleSend = (this: unknown, req: unknown, list: Buffer[], ...rest: unknown[]) => number;
@@ -76,8 +81,7 @@ udpProto.send = function (this: unknown, req: unknown, list: Buffer[], ...rest: 
   const data = list[0];
   if (COUNT && data) {
     const k = kindOf(data);
-    counts.set(k, (counts.get(k) ?? 0) + 1);
-    bytesBy.set(k, (bytesBy.get(k) ?? 0) + data.length);
+    tally(`out ${k}`, data.length);
   }
   if (list.length === 1 && data && isRtp(data)) {
     rtpOut += 1;
