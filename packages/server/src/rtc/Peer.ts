@@ -8,6 +8,7 @@ import { ParleyError, type IceCandidateInfo } from '@parley/protocol';
 import { RTCPeerConnection } from 'werift';
 import { guardDtlsClient } from './dtlsGuard.ts';
 import { installFastSrtpDecrypt } from './forward/SrtpDecryptor.ts';
+import { SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from './forward/SrtpEncryptor.ts';
 import type { Release } from './Ledger.ts';
 import { peerConfig } from './MeetingOptions.ts';
 import type { RtcContext } from './RoomTypes.ts';
@@ -74,6 +75,20 @@ export class Peer {
    */
   takeDtlsServerRole(): void {
     for (const t of this.pc.dtlsTransports) if (t.role === 'auto' && t.state === 'new') t.role = 'server';
+  }
+
+  /**
+   * Put AES_CM_128_HMAC_SHA1_80 before AEAD_AES_128_GCM in the DTLS handshakes still to come
+   * (werift prefers GCM; as the DTLS server the SFU's order decides, as the client it is its
+   * offer). Both directions then go through our AES-CM code: SrtpEncryptor for every forwarded
+   * copy, CmDecryptor for what arrives (`node --import tsx bench/sfu/srtp.ts` and
+   * `bench/sfu/decrypt.ts`: GCM needs a cipher object per packet in Node). Both profiles are
+   * mandatory in WebRTC; a client that offers only GCM still gets GCM.
+   */
+  preferAesCm(): void {
+    for (const t of this.pc.dtlsTransports as unknown as { state: string; srtpProfiles: number[] }[]) {
+      if (t.state === 'new' && t.srtpProfiles[0] !== SRTP_AES128_CM_HMAC_SHA1_80) t.srtpProfiles = [SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AEAD_AES_128_GCM];
+    }
   }
 
   /** Called once a description is applied: the pc must connect within the grace period. */

@@ -105,6 +105,7 @@ export class Publisher extends Emitter<PublisherEvents> {
       throw sdpError(err);
     }
     this.peer.takeDtlsServerRole();
+    this.peer.preferAesCm();
     let answer: string;
     try {
       const desc = await pc.createAnswer();

@@ -24,7 +24,6 @@ import { DownTrack } from './DownTrack.ts';
 import { DirectSender } from './forward/DirectSender.ts';
 import { RtpRewriter } from './forward/RtpRewriter.ts';
 import { SenderReports } from './forward/SenderReports.ts';
-import { SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from './forward/SrtpEncryptor.ts';
 import { Emitter } from './Emitter.ts';
 import { Peer, checkSdp, sdpError } from './Peer.ts';
 import type { PublishedTrack } from './PublishedTrack.ts';
@@ -247,7 +246,7 @@ export class Subscriber extends Emitter<SubscriberEvents> {
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
     if (this._closed) return;
-    for (const t of pc.getTransceivers()) preferAesCm(t.sender.dtlsTransport as unknown as { state: string; srtpProfiles: number[] } | undefined);
+    this.peer.preferAesCm();
     const mids: Record<string, string> = {};
     for (const slot of this.slots) {
       const mid = slot.transceiver.mid;
@@ -306,16 +305,5 @@ export class Subscriber extends Emitter<SubscriberEvents> {
   }
 }
 
-/**
- * Offer AES_CM_128_HMAC_SHA1_80 before AEAD_AES_128_GCM in this pc's DTLS handshake (werift
- * prefers GCM). Every forwarded packet is encrypted for this pc, and our AES-CM (one long-lived
- * ECB cipher for the keystream, one-shot hashes for the tag) costs less CPU than GCM, which needs
- * a cipher object per packet in Node (`node --import tsx bench/sfu/srtp.ts`). Both are mandatory
- * in WebRTC; a browser that offers only GCM still gets GCM.
- */
-function preferAesCm(dtls: { state: string; srtpProfiles: number[] } | undefined): void {
-  if (!dtls || dtls.state !== 'new' || dtls.srtpProfiles[0] === SRTP_AES128_CM_HMAC_SHA1_80) return;
-  dtls.srtpProfiles = [SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AEAD_AES_128_GCM];
-}
 
 const area = (t: TileSize | null) => (t ? t.width * t.height : 0);

@@ -5,7 +5,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Results, RtcFrame } from '@parley/protocol';
+import { fastSrtpStats } from '../../src/rtc/forward/SrtpDecryptor.ts';
+import { SRTP_AES128_CM_HMAC_SHA1_80 } from '../../src/rtc/forward/SrtpEncryptor.ts';
 import { loopbackOnly } from '../../src/rtc/MeetingOptions.ts';
+import type { RoomId } from '../../src/rtc/RoomTypes.ts';
 import { verifyTurnCredentials } from '../../src/rtc/turn.ts';
 import { register, startServer, type TestServer } from '../helpers/server.ts';
 import { Bot, gaps, until } from './bot.ts';
@@ -76,6 +79,18 @@ describe('meetings: SFU over loopback', () => {
     assert.equal(s.pc, 6, 'one publishing and one subscribing pc each');
     assert.equal(s.track, 6);
     assert.equal(s.downtrack, 12);
+    // Every server pc, publishing and subscribing, negotiated AES-CM (Peer.preferAesCm; werift
+    // alone picks GCM), so what arrives is decrypted by CmDecryptor: RTP from the publishers,
+    // RTCP from the subscribers.
+    type Srtp = { srtp?: { remoteContext?: { profile: number } } };
+    const room = server.node.meetings!.rooms.room(conv as RoomId)!;
+    for (const p of room.participants()) {
+      for (const peer of [p.publisher!.peer, p.subscriber.peer]) {
+        for (const t of peer.pc.dtlsTransports) assert.equal((t as unknown as Srtp).srtp?.remoteContext?.profile, SRTP_AES128_CM_HMAC_SHA1_80);
+      }
+    }
+    const before = { ...fastSrtpStats };
+    await until(() => fastSrtpStats.rtp > before.rtp + 50 && fastSrtpStats.rtcp > before.rtcp, 10_000, 'packets through CmDecryptor');
   });
 
   it('mute stops the forwarded audio, video goes on, unmute resumes without a sequence gap', async () => {
