@@ -19,6 +19,7 @@
  *
  * Environment: SFU_BENCH_DEBUG=1 prints the set-up progress each second while warming up;
  * SFU_BENCH_COUNT=1 the datagrams the server receives and sends per second by kind (RTP, RTCP type, STUN, DTLS);
+ * SFU_BENCH_SLOW=<ms> the server's RTP dispatches slower than that (wall, CPU, copies, GC overlap);
  * SFU_BENCH_LOG=info the server's log; SFU_BENCH_SERIAL=1 makes each bot worker wait for a
  * publisher's pc to connect before its next join (by default the 4 workers per bot process join
  * without waiting).

@@ -66,12 +66,54 @@ proto.emit = function (this: dgram.Socket, event: string | symbol, ...args: unkn
   if (event !== 'message' || !isRtp(args[0] as Buffer)) return origEmit.call(this, event, ...args);
   rtpIn += 1;
   inAt = performance.now();
+  const cpu0 = SLOW_MS > 0 ? process.cpuUsage() : null;
+  const out0 = rtpOut;
   try {
     return origEmit.call(this, event, ...args);
   } finally {
+    if (cpu0) noteDispatch(inAt, cpu0, rtpOut - out0, args[0] as Buffer);
     inAt = -1;
   }
 };
+
+/**
+ * SFU_BENCH_SLOW=<ms>: dispatches of an RTP datagram that took longer than that, every 5 s on
+ * stderr: how many, their wall and CPU time (CPU far below wall: the process was not running,
+ * i.e. preempted), the copies they sent, and how many overlapped a GC pause; and up to three of
+ * them: the incoming SSRC/sequence number and the first outgoing copies.
+ */
+const SLOW_MS = Number(process.env['SFU_BENCH_SLOW'] ?? 0);
+const slow = { n: 0, wallMs: 0, cpuMs: 0, copies: 0, withGc: 0, all: 0, spans: [] as [number, number][] };
+const gcSpans: [number, number][] = [];
+const outs: string[] = [];
+const shown: string[] = [];
+function noteDispatch(at: number, cpu0: NodeJS.CpuUsage, copies: number, inp: Buffer): void {
+  slow.all += 1;
+  const end = performance.now();
+  const o = outs.splice(0);
+  if (end - at <= SLOW_MS) return;
+  if (shown.length < 3) shown.push(`in ${inp.readUInt32BE(8).toString(16)}/${inp.readUInt16BE(2)} len ${inp.length} -> ${o.length} out, ssrcs ${new Set(o.map((x) => x.split('/')[0])).size}: ${o.slice(0, 6).join(' ')}`);
+  const c = process.cpuUsage(cpu0);
+  slow.n += 1;
+  slow.wallMs += end - at;
+  slow.cpuMs += (c.user + c.system) / 1000;
+  slow.copies += copies;
+  slow.spans.push([at, end]);
+}
+if (SLOW_MS > 0) {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcSpans.push([e.startTime, e.startTime + e.duration]);
+  }).observe({ entryTypes: ['gc'] });
+  setInterval(() => {
+    slow.withGc = slow.spans.filter(([a, b]) => gcSpans.some(([g0, g1]) => g0 < b && g1 > a)).length;
+    const n = Math.max(1, slow.n);
+    const r = (x: number) => Math.round(x * 100) / 100;
+    for (const x of shown.splice(0)) console.error('  ', x);
+    console.error(`slow dispatches (> ${SLOW_MS} ms): ${slow.n} of ${slow.all}, wall ${r(slow.wallMs / n)} ms, CPU ${r(slow.cpuMs / n)} ms, copies ${r(slow.copies / n)}, with GC ${slow.withGc}`);
+    Object.assign(slow, { n: 0, wallMs: 0, cpuMs: 0, copies: 0, withGc: 0, all: 0, spans: [] });
+    gcSpans.length = 0;
+  }, 5000).unref();
+}
 // Sends are counted at the socket's libuv handle, which both dgram's `Socket.send` and the SFU's
 // fast path (rtc/forward/UdpOut.ts) call: `send(req, list, count, port, ip, hasCallback)`.
 type HandleSend = (this: unknown, req: unknown, list: Buffer[], ...rest: unknown[]) => number;
@@ -85,6 +127,7 @@ udpProto.send = function (this: unknown, req: unknown, list: Buffer[], ...rest: 
   }
   if (list.length === 1 && data && isRtp(data)) {
     rtpOut += 1;
+    if (SLOW_MS > 0 && inAt >= 0) outs.push(`${data.readUInt32BE(8).toString(16)}/${data.readUInt16BE(2)}`);
     if (inAt >= 0) {
       // Reservoir sampling keeps a uniform sample when there are more copies than slots.
       const d = performance.now() - inAt;
