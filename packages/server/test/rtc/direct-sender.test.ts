@@ -10,23 +10,12 @@ import {
   RTCPeerConnection,
   RTP_EXTENSION_URI,
   RtcpSrPacket,
-  useNACK,
-  usePLI,
-  useSdesMid,
-  useTransportWideCC,
-  useVP8,
-  type RTCPeerConnectionConfig,
   type RtpPacket,
 } from 'werift';
 import { DirectSender } from '../../src/rtc/forward/DirectSender.ts';
 import { RtxRing } from '../../src/rtc/forward/RtxRing.ts';
-import { loopbackPeer, until } from './bot.ts';
-
-const config = (): RTCPeerConnectionConfig => ({
-  ...loopbackPeer,
-  codecs: { video: [useVP8({ rtcpFeedback: [useNACK(), usePLI()] })] },
-  headerExtensions: { video: [useSdesMid(), useTransportWideCC()] },
-});
+import { until } from './bot.ts';
+import { connectPair, videoPeer } from './pair.ts';
 
 describe('RtxRing', () => {
   it('gives back what was put, once per resend interval, until overwritten', () => {
@@ -50,25 +39,19 @@ describe('DirectSender', () => {
   });
 
   it('sends SRTP werift receives, retransmits a lost packet on NACK, and feeds sender reports', async () => {
-    const a = new RTCPeerConnection(config());
-    const b = new RTCPeerConnection(config());
+    const a = new RTCPeerConnection(videoPeer());
+    const b = new RTCPeerConnection(videoPeer());
     pcs.push(a, b);
-    a.onIceCandidate.subscribe((c) => c && void b.addIceCandidate(c.toJSON()));
-    b.onIceCandidate.subscribe((c) => c && void a.addIceCandidate(c.toJSON()));
     const tr = a.addTransceiver('video', { direction: 'sendonly' });
     const received = new Map<number, { packet: RtpPacket; twcc: unknown }>();
     const reports: RtcpSrPacket[] = [];
     b.onTrack.subscribe((track) => {
       track.onReceiveRtp.subscribe((packet, ext) => received.set(packet.header.sequenceNumber, { packet, twcc: (ext as Record<string, unknown> | undefined)?.[RTP_EXTENSION_URI.transportWideCC] }));
     });
-    await a.setLocalDescription(await a.createOffer());
-    await b.setRemoteDescription(a.localDescription!);
-    await b.setLocalDescription(await b.createAnswer());
-    await a.setRemoteDescription(b.localDescription!);
+    await connectPair(a, b);
     b.getTransceivers()[0]!.receiver.onRtcp.subscribe((p) => {
       if (p instanceof RtcpSrPacket) reports.push(p);
     });
-    await until(() => a.connectionState === 'connected' && b.connectionState === 'connected', 30_000, 'connected');
 
     const sent: number[] = [];
     const direct = new DirectSender(tr.sender, { onSent: (wideSeq) => sent.push(wideSeq) });

@@ -12,16 +12,11 @@ import {
   RtcpPacketConverter,
   RtcpSourceDescriptionPacket,
   RtcpSrPacket,
-  useNACK,
-  usePLI,
-  useSdesMid,
-  useTransportWideCC,
-  useVP8,
-  type RTCPeerConnectionConfig,
 } from 'werift';
 import { DirectSender, ntpOf } from '../../src/rtc/forward/DirectSender.ts';
 import { compound, SenderReports, type RtcpTransport, type SenderReport } from '../../src/rtc/forward/SenderReports.ts';
-import { loopbackPeer, until } from './bot.ts';
+import { until } from './bot.ts';
+import { connectPair, videoPeer } from './pair.ts';
 
 /** A transport that records what it is asked to send. */
 function recorder(): RtcpTransport & { sent: Buffer[] } {
@@ -104,24 +99,13 @@ describe('SenderReports with DirectSenders between werift peers', () => {
   });
 
   it('sends both senders of a pc in one compound; the receiver gets our counters; the RTT comes back', async () => {
-    const config = (): RTCPeerConnectionConfig => ({
-      ...loopbackPeer,
-      codecs: { video: [useVP8({ rtcpFeedback: [useNACK(), usePLI()] })] },
-      headerExtensions: { video: [useSdesMid(), useTransportWideCC()] },
-    });
-    const a = new RTCPeerConnection(config());
-    const b = new RTCPeerConnection(config());
+    const a = new RTCPeerConnection(videoPeer());
+    const b = new RTCPeerConnection(videoPeer());
     pcs.push(a, b);
-    a.onIceCandidate.subscribe((c) => c && void b.addIceCandidate(c.toJSON()));
-    b.onIceCandidate.subscribe((c) => c && void a.addIceCandidate(c.toJSON()));
     const trs = [a.addTransceiver('video', { direction: 'sendonly' }), a.addTransceiver('video', { direction: 'sendonly' })];
-    await a.setLocalDescription(await a.createOffer());
-    await b.setRemoteDescription(a.localDescription!);
-    await b.setLocalDescription(await b.createAnswer());
-    await a.setRemoteDescription(b.localDescription!);
+    await connectPair(a, b);
     const reports: RtcpSrPacket[] = [];
     for (const t of b.getTransceivers()) t.receiver.onRtcp.subscribe((p) => p instanceof RtcpSrPacket && reports.push(p));
-    await until(() => a.connectionState === 'connected' && b.connectionState === 'connected', 30_000, 'connected');
 
     // Count RTCP datagrams leaving a's DTLS transport.
     const dtls = trs[0]!.sender.dtlsTransport;

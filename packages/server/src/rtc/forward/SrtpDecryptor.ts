@@ -5,8 +5,7 @@
  * transport-wide feedback, NACK, PLI) and every RTP packet a publisher sends goes through it. In
  * a 50×50 bench room at 5 packets/s per publisher the incoming RTCP alone was 8 % of the SFU's
  * busy time. Here, as in SrtpEncryptor: the keystream from one long-lived `aes-128-ecb` cipher
- * (CmKeystream), the HMAC-SHA1 tag from two one-shot `crypto.hash` calls over a buffer that starts
- * with the precomputed key ⊕ ipad block.
+ * (CmKeystream), the HMAC-SHA1 tag from PrefixHmac (no HMAC object).
  *
  * Contract: the same as the werift cipher methods it stands in for (werift 0.25, `CipherAesCtr`):
  * `decryptRtp(packet, roc, header)` and `decryptRTCP(packet)` return `[plaintext, header]`, the
@@ -17,9 +16,10 @@
  * sessions; other profiles (AES-GCM) keep werift's cipher. test/rtc/srtp-decrypt.test.ts checks
  * them against werift's own encryption and through two werift peer connections.
  */
-import { createCipheriv, hash, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, timingSafeEqual } from 'node:crypto';
 import { RTCDtlsTransport, RtcpHeader, SrtpAuthenticationError, type RtpHeader } from 'werift';
 import { CmKeystream } from './CmKeystream.ts';
+import { IPAD_BYTES, PrefixHmac } from './PrefixHmac.ts';
 import { SRTP_AES128_CM_HMAC_SHA1_80, WordView, xorInto } from './SrtpEncryptor.ts';
 
 const TAG = 10;
@@ -31,10 +31,9 @@ const INDEX = 4;
 
 export class CmDecryptor {
   private readonly ks: CmKeystream;
-  private readonly outer = Buffer.alloc(64 + 20);
+  private readonly hmac: PrefixHmac;
   /** [key ⊕ ipad (64)] [authenticated portion] [ROC]: what the inner hash runs over. */
-  private work = Buffer.alloc(64 + 1500);
-  private readonly ipad = Buffer.alloc(64);
+  private work = Buffer.alloc(IPAD_BYTES + 1500);
   private readonly expected = Buffer.alloc(20);
   private readonly outView = new WordView();
   private readonly ksView = new WordView();
@@ -44,26 +43,20 @@ export class CmDecryptor {
     const ecb = createCipheriv('aes-128-ecb', key, null);
     ecb.setAutoPadding(false);
     this.ks = new CmKeystream(ecb, salt);
-    const k = Buffer.alloc(64);
-    authKey.copy(k);
-    for (let i = 0; i < 64; i++) {
-      this.ipad[i] = k[i]! ^ 0x36;
-      this.outer[i] = k[i]! ^ 0x5c;
-    }
-    this.ipad.copy(this.work, 0);
+    this.hmac = new PrefixHmac(authKey);
+    this.hmac.ipad.copy(this.work, 0);
   }
 
   /** Whether the first `n` bytes of `packet`, then `roc` when ≥ 0, carry the tag that follows them. */
   private authentic(packet: Buffer, n: number, roc: number): boolean {
     const len = n + (roc >= 0 ? 4 : 0);
-    if (this.work.length < 64 + len) {
-      this.work = Buffer.alloc(64 + len);
-      this.ipad.copy(this.work, 0);
+    if (this.work.length < IPAD_BYTES + len) {
+      this.work = Buffer.alloc(IPAD_BYTES + len);
+      this.hmac.ipad.copy(this.work, 0);
     }
-    packet.copy(this.work, 64, 0, n);
-    if (roc >= 0) this.work.writeUInt32BE(roc >>> 0, 64 + n);
-    this.outer.write(hash('sha1', this.work.subarray(0, 64 + len), 'binary'), 64, 20, 'latin1');
-    this.expected.write(hash('sha1', this.outer, 'binary'), 0, 20, 'latin1');
+    packet.copy(this.work, IPAD_BYTES, 0, n);
+    if (roc >= 0) this.work.writeUInt32BE(roc >>> 0, IPAD_BYTES + n);
+    this.expected.write(this.hmac.mac(this.work.subarray(0, IPAD_BYTES + len)), 0, 20, 'latin1');
     return timingSafeEqual(this.expected.subarray(0, TAG), packet.subarray(n, n + TAG));
   }
 
