@@ -20,6 +20,7 @@
  * Environment: SFU_BENCH_DEBUG=1 prints the set-up progress each second while warming up;
  * SFU_BENCH_COUNT=1 the datagrams the server receives and sends per second by kind (RTP, RTCP type, STUN, DTLS);
  * SFU_BENCH_SLOW=<ms> the server's RTP dispatches slower than that (wall, CPU, copies, GC overlap);
+ * SFU_BENCH_SERVER_ARGS="<node flags>" extra flags for the server's node (e.g. --trace-gc);
  * SFU_BENCH_LOG=info the server's log; SFU_BENCH_SERIAL=1 makes each bot worker wait for a
  * publisher's pc to connect before its next join (by default the 4 workers per bot process join
  * without waiting).
@@ -147,7 +148,8 @@ interface Row {
 async function runShape(args: Args, pubs: number, subs: number): Promise<Row[]> {
   const shape = `${pubs}x${subs}`;
   process.env['SFU_BENCH_LASTN'] = String(args.lastN);
-  const server = Child.fork('./server.ts', args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : []);
+  const serverArgs = (process.env['SFU_BENCH_SERVER_ARGS'] ?? '').split(' ').filter(Boolean);
+  const server = Child.fork('./server.ts', [...serverArgs, ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [])]);
   const { url, pid } = await server.wait<{ url: string; pid: number }>('ready');
   const n = pubs + subs;
   const tokens: Tokens[] = [];

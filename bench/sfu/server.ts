@@ -16,9 +16,10 @@
  * Talks to bench/sfu/run.ts over IPC: 'stats' → counters and the latency samples since 'reset'.
  */
 import dgram from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { ParleyNode } from '../../packages/server/src/node.ts';
@@ -184,8 +185,30 @@ const node = await ParleyNode.start(
   { logger: pino({ level: process.env['SFU_BENCH_LOG'] ?? 'warn' }) },
 );
 
+/**
+ * SFU_BENCH_HEAP=<file>: a sampling heap profile of everything allocated from the first step on,
+ * collected or not (where the garbage comes from, not only what stays), written at the end; open
+ * it in Chrome's DevTools (Memory) or summarize it by function. With SFU_BENCH_HEAP_LIVE=1, only
+ * what is still alive at the end (what the old generation holds and major GCs mark).
+ */
+const HEAP_LIVE = process.env['SFU_BENCH_HEAP_LIVE'] === '1';
+const HEAP_FILE = process.env['SFU_BENCH_HEAP'];
+let heapSession: Session | null = null;
+async function startHeapSampling(): Promise<void> {
+  if (!HEAP_FILE || heapSession) return;
+  heapSession = new Session();
+  heapSession.connect();
+  await heapSession.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: !HEAP_LIVE, includeObjectsCollectedByMinorGC: !HEAP_LIVE } as never);
+}
+async function writeHeapSampling(): Promise<void> {
+  if (!HEAP_FILE || !heapSession) return;
+  const { profile } = (await heapSession.post('HeapProfiler.stopSampling')) as { profile: unknown };
+  writeFileSync(HEAP_FILE, JSON.stringify(profile));
+}
+
 process.on('message', (m: unknown) => {
   if (m === 'reset') {
+    void startHeapSampling();
     nSamples = 0;
     seen = 0;
     loop.reset();
@@ -235,6 +258,7 @@ let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
+  await writeHeapSampling().catch((err: unknown) => console.error('heap profile not written', err));
   await node.stop().catch(() => {});
   process.exit(0); // writes the --cpu-prof profile
 }
