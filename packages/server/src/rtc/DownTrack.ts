@@ -115,14 +115,26 @@ export class DownTrack extends Emitter<DownTrackEvents> {
    */
   update(now: number, bandwidth: number): number {
     if (!this.selector || this._closed) return 0;
+    const tile = this.shownTile();
+    // Hidden and already forwarding nothing: the selector would decide the same again.
+    if (!tile && this.selector.idle && this.decision) return 0;
     const layers = this.track.layers(now);
-    const tile = this.started && this._forwarded && !this.track.muted ? this.tile : null;
     const d = this.selector.update({ layers, tile, bandwidth }, now);
     this.decision = d;
     if (d.requestKeyframe !== null) this.track.requestKeyframe(d.requestKeyframe);
     const chosen = d.pending ?? d.current;
     const layer = chosen === null ? undefined : layers.find((l) => l.id === chosen);
     return layer ? layerCost(layer) : 0;
+  }
+
+  /** The tile the layer choice serves: none unless started, forwarded (last-N) and unmuted. */
+  shownTile(): TileSize | null {
+    return this.started && this._forwarded && !this.track.muted ? this.tile : null;
+  }
+
+  /** Whether `update` has anything to do: a tile to serve, or a layer still to let go of. */
+  get choosing(): boolean {
+    return this.selector !== null && (this.shownTile() !== null || !this.selector.idle || this.decision === null);
   }
 
   /** The layer being forwarded now (video), for stats and tests. */
@@ -146,9 +158,9 @@ export class DownTrack extends Emitter<DownTrackEvents> {
       this.rewriter.skip(packet.header);
       return;
     }
-    const h = this.rewriter.rewrite(packet.header);
-    if (!h) return;
-    this.downstream.send(packet.payload, packet.header.marker, h.sequenceNumber, h.timestamp);
+    const r = this.rewriter;
+    if (!r.map(packet.header)) return;
+    this.downstream.send(packet.payload, packet.header.marker, r.outSeq, r.outTs);
   }
 
   /** The next packet starts a new mapping (after a mute, a source change). */

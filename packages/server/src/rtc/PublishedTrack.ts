@@ -17,6 +17,7 @@ import { Emitter } from './Emitter.ts';
 import type { Release } from './Ledger.ts';
 import type { PublishedTrackEvents, PublishedTrackInfo, RtcContext, Upstream } from './RoomTypes.ts';
 import { LayerPauser, demandedLayers } from './simulcast/LayerPauser.ts';
+import type { LayerSelector } from './simulcast/LayerSelector.ts';
 import { sortLayers, type LayerId, type SimulcastLayer } from './simulcast/SimulcastTypes.ts';
 import { isVp8Keyframe, vp8KeyframeSize } from './simulcast/vp8.ts';
 
@@ -41,6 +42,11 @@ export class PublishedTrack extends Emitter<PublishedTrackEvents> {
   private pauser: LayerPauser | null = null;
   private pauserLayers: LayerId[] = [];
   private lastTick = 0;
+  /** Bumped whenever a field `layers()` reports changes other than by the clock alone. */
+  private layersVersion = 0;
+  private snapshot: readonly SimulcastLayer[] | null = null;
+  private snapshotAt = 0;
+  private snapshotVersion = -1;
   private _muted = false;
   private _closed = false;
   /** Packets received from the publisher. */
@@ -78,13 +84,21 @@ export class PublishedTrack extends Emitter<PublishedTrackEvents> {
     return { id: this.info.id, participant: this.info.owner, kind: this.info.kind, source: this.info.source, muted: this._muted };
   }
 
-  /** The layers that arrived so far, smallest first, with `live` and `paused` as of now. */
-  layers(now = Date.now()): SimulcastLayer[] {
+  /**
+   * The layers that arrived so far, smallest first, with `live` and `paused` as of `now`. Shared
+   * and read-only: every DownTrack of a room's tick asks with the same `now`, so the snapshot is
+   * made once per millisecond and layer change (`layersVersion`), not once per subscriber.
+   */
+  layers(now = Date.now()): readonly SimulcastLayer[] {
+    if (this.snapshot && this.snapshotAt === now && this.snapshotVersion === this.layersVersion) return this.snapshot;
     const out: SimulcastLayer[] = [];
     for (const l of this.layerMap.values()) {
       out.push({ id: l.id, ssrc: l.ssrc, width: l.width, height: l.height, bitrate: l.bitrate, live: now - l.lastAt < LIVE_MS, paused: this.pauser?.isPaused(l.id) ?? false });
     }
-    return sortLayers(out);
+    this.snapshot = sortLayers(out);
+    this.snapshotAt = now;
+    this.snapshotVersion = this.layersVersion;
+    return this.snapshot;
   }
 
   private layer(id: LayerId): Layer {
@@ -93,6 +107,7 @@ export class PublishedTrack extends Emitter<PublishedTrackEvents> {
       const size = ASSUMED[id] ?? ASSUMED['f']!;
       l = { id, ssrc: null, ...size, sized: false, bitrate: 0, live: true, lastAt: 0, bytes: 0, keyframeWanted: false, lastKeyframeRequest: 0 };
       this.layerMap.set(id, l);
+      this.layersVersion += 1;
     }
     return l;
   }
@@ -103,6 +118,7 @@ export class PublishedTrack extends Emitter<PublishedTrackEvents> {
     this.received += 1;
     const now = Date.now();
     const l = this.layerMap.get(layerId) ?? this.layer(layerId);
+    if (l.ssrc !== packet.header.ssrc || now - l.lastAt >= LIVE_MS) this.layersVersion += 1;
     l.ssrc = packet.header.ssrc;
     l.lastAt = now;
     l.bytes += packet.payload.length + 12;
@@ -115,6 +131,7 @@ export class PublishedTrack extends Emitter<PublishedTrackEvents> {
           l.width = size.width;
           l.height = size.height;
           l.sized = true;
+          this.layersVersion += 1;
         }
       }
       if (l.keyframeWanted) this.flushKeyframeRequest(l, now);
@@ -180,20 +197,26 @@ export class PublishedTrack extends Emitter<PublishedTrackEvents> {
         l.bytes = 0;
       }
       this.lastTick = now;
+      this.layersVersion += 1;
     }
     if (this.info.kind !== 'video' || this.layerMap.size < 2) return;
     const ids = this.layers(now).map((l) => l.id);
     if (!this.pauser || ids.some((id) => !this.pauserLayers.includes(id))) {
       this.pauserLayers = ids;
       this.pauser = new LayerPauser(ids, { pauseAfterMs: this.ctx.options.layerPauseMs });
+      this.layersVersion += 1;
     }
-    const selectors = [...this.sinks].map((s) => s.selector).filter((s) => s !== null);
-    const changes = this.pauser.update(demandedLayers(selectors), now);
+    const changes = this.pauser.update(demandedLayers(this.selectors()), now);
     if (changes.pause.length > 0 || changes.resume.length > 0) {
+      this.layersVersion += 1;
       const active: Record<string, boolean> = {};
       for (const id of this.pauserLayers) active[id] = !this.pauser.isPaused(id);
       this.emit('layers', active);
     }
+  }
+
+  private *selectors(): Generator<LayerSelector> {
+    for (const s of this.sinks) if (s.selector) yield s.selector;
   }
 
   close(): void {

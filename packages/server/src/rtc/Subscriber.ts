@@ -56,6 +56,9 @@ export class Subscriber extends Emitter<SubscriberEvents> {
   readonly peer: Peer;
   private readonly outbound = new Map<TrackId, Outbound>();
   private readonly slots: Slot[] = [];
+  /** Scratch of `tick` (reused: it runs every room tick for every subscriber). */
+  private readonly tickVideos: DownTrack[] = [];
+  private readonly tickFloors: number[] = [];
   /** One compound RTCP sender report per interval for all slots, not one per slot. */
   private readonly reports = new SenderReports();
   private cancelScheduled: (() => void) | null = null;
@@ -153,7 +156,7 @@ export class Subscriber extends Emitter<SubscriberEvents> {
     const slot: Slot = {
       kind,
       transceiver,
-      direct: new DirectSender(sender, { onSent: (wideSeq, size, at) => est.packetSent({ wideSeq, size, sentAtMs: at }), reports: this.reports }),
+      direct: new DirectSender(sender, { onSent: (wideSeq, size, at) => est.sent(wideSeq, size, at), reports: this.reports }),
       rewriter: new RtpRewriter({ ssrc: sender.ssrc, clockRate: kind === 'audio' ? 48000 : 90000 }),
       binding: null,
       offered: null,
@@ -203,19 +206,28 @@ export class Subscriber extends Emitter<SubscriberEvents> {
   /** Share the bandwidth among the video DownTracks and let each choose its layer (from the room's tick). */
   tick(now: number): void {
     if (this._closed) return;
-    const videos = this.downTracks().filter((d) => d.selector !== null && d.isStarted);
+    // Only the video DownTracks with a choice to make share the estimate: a hidden one that
+    // forwards nothing would get a share and decide nothing again (most of them under last-N).
+    const videos = this.tickVideos;
+    videos.length = 0;
+    for (const o of this.outbound.values()) if (o.down.isStarted && o.down.choosing) videos.push(o.down);
     videos.sort((a, b) => area(b.tile) - area(a.tile));
     let left = this.bandwidth;
-    const floor = videos.map((d) => {
-      const lowest = d.track.layers(now)[0];
-      return d.forwarded && d.tile && lowest ? layerCost(lowest) : 0;
-    });
-    let reserved = floor.reduce((a, b) => a + b, 0);
-    videos.forEach((d, i) => {
+    let reserved = 0;
+    const floor = this.tickFloors;
+    floor.length = videos.length;
+    for (let i = 0; i < videos.length; i++) {
+      const d = videos[i]!;
+      const lowest = d.forwarded && d.tile ? d.track.layers(now)[0] : undefined;
+      floor[i] = lowest ? layerCost(lowest) : 0;
+      reserved += floor[i]!;
+    }
+    for (let i = 0; i < videos.length; i++) {
       reserved -= floor[i]!;
       const share = left === Infinity ? Infinity : Math.max(0, left - reserved);
-      left -= d.update(now, share);
-    });
+      left -= videos[i]!.update(now, share);
+    }
+    videos.length = 0;
   }
 
   unsubscribe(track: TrackId): void {

@@ -36,7 +36,7 @@ export function parseRtpHeader(raw: Buffer): RtpHeader {
   h.csrc = csrc;
   let at = 12 + cc * 4;
   if (h.extension) {
-    h.extensionProfile = raw.readUInt16BE(at);
+    h.extensionProfile = raw.readUInt16BE(at) as RtpHeader['extensionProfile'];
     const length = raw.readUInt16BE(at + 2) * 4;
     h.extensionLength = length;
     at += 4;

@@ -67,6 +67,9 @@ export class RtpRewriter {
   private lastSeq: number;
   private lastTs: number;
   private lastAt = 0;
+  /** The last `map`'s output sequence number and timestamp. */
+  outSeq = 0;
+  outTs = 0;
   /** Packets written and dropped, for stats and tests. */
   forwarded = 0;
   dropped = 0;
@@ -83,44 +86,38 @@ export class RtpRewriter {
 
   /** The header the subscriber gets for this packet, or null when the packet must not be sent. */
   rewrite(h: RtpHeaderIn): RtpHeaderOut | null {
+    return this.map(h) ? { ssrc: this.ssrc, sequenceNumber: this.outSeq, timestamp: this.outTs } : null;
+  }
+
+  /**
+   * `rewrite` without the result object (the forwarding path, once per copy): true when the
+   * packet is forwarded, with its numbers in `outSeq` and `outTs` until the next call.
+   */
+  map(h: RtpHeaderIn): boolean {
     if (!this.started || this.resyncPending || h.ssrc !== this.source) return this.remap(h);
     const d = seqDiff(h.sequenceNumber, this.highestIn);
     if (d < -this.maxReorder) return this.remap(h); // far behind: the source restarted its sequence
     if (d <= 0) {
       if (seqDiff(h.sequenceNumber, this.baseIn) < 0) {
         this.dropped += 1;
-        return null;
+        return false;
       }
       this.forwarded += 1;
-      return { ssrc: this.ssrc, sequenceNumber: u16(h.sequenceNumber + this.seqOffset), timestamp: u32(h.timestamp + this.tsOffset) };
+      this.outSeq = u16(h.sequenceNumber + this.seqOffset);
+      this.outTs = u32(h.timestamp + this.tsOffset);
+      return true;
     }
     this.highestIn = h.sequenceNumber;
     this.lastSeq = u16(h.sequenceNumber + this.seqOffset);
     this.lastTs = u32(h.timestamp + this.tsOffset);
     this.lastAt = this.now();
     this.forwarded += 1;
-    return { ssrc: this.ssrc, sequenceNumber: this.lastSeq, timestamp: this.lastTs };
+    this.outSeq = this.lastSeq;
+    this.outTs = this.lastTs;
+    return true;
   }
 
-  /** The SFU drops this packet on purpose (it is never sent): the output sequence closes over it. */
-  skip(h: RtpHeaderIn): void {
-    this.dropped += 1;
-    if (!this.started || this.resyncPending || h.ssrc !== this.source) return;
-    if (seqDiff(h.sequenceNumber, this.highestIn) <= 0) return;
-    const advance = seqDiff(h.sequenceNumber, this.highestIn);
-    // Packets lost between highestIn and this one stay a gap; this one takes no number.
-    this.seqOffset = u16(this.seqOffset - 1);
-    this.highestIn = h.sequenceNumber;
-    this.baseIn = u16(h.sequenceNumber + 1);
-    if (advance > 1) this.lastSeq = u16(this.lastSeq + advance - 1);
-  }
-
-  /** Start a new mapping with the next packet (after a pause, a mute, a layer switch). */
-  resync(): void {
-    this.resyncPending = true;
-  }
-
-  private remap(h: RtpHeaderIn): RtpHeaderOut {
+  private remap(h: RtpHeaderIn): boolean {
     const seq = u16(this.lastSeq + 1);
     let ts: number;
     if (!this.started) ts = this.lastTs;
@@ -139,6 +136,26 @@ export class RtpRewriter {
     this.lastTs = ts;
     this.lastAt = this.now();
     this.forwarded += 1;
-    return { ssrc: this.ssrc, sequenceNumber: seq, timestamp: ts };
+    this.outSeq = seq;
+    this.outTs = ts;
+    return true;
   }
+
+  skip(h: RtpHeaderIn): void {
+    this.dropped += 1;
+    if (!this.started || this.resyncPending || h.ssrc !== this.source) return;
+    if (seqDiff(h.sequenceNumber, this.highestIn) <= 0) return;
+    const advance = seqDiff(h.sequenceNumber, this.highestIn);
+    // Packets lost between highestIn and this one stay a gap; this one takes no number.
+    this.seqOffset = u16(this.seqOffset - 1);
+    this.highestIn = h.sequenceNumber;
+    this.baseIn = u16(h.sequenceNumber + 1);
+    if (advance > 1) this.lastSeq = u16(this.lastSeq + advance - 1);
+  }
+
+  /** Start a new mapping with the next packet (after a pause, a mute, a layer switch). */
+  resync(): void {
+    this.resyncPending = true;
+  }
+
 }

@@ -50,6 +50,7 @@ export class SrtpEncryptor {
   private last: Buffer | null = null;
   private spare: Buffer | null = null;
   private readonly gcmIv = Buffer.alloc(12);
+  private readonly views = new CmViews();
   /** 32-bit views of the output memory and of the keystream buffer, for the XOR. */
   private readonly outView = new WordView();
   private readonly ksView = new WordView();
@@ -106,7 +107,8 @@ export class SrtpEncryptor {
       this.hmac!.ipad.copy(buf, 0);
     }
     this.last = buf;
-    header.copy(buf, 64, 0, hl);
+    // A byte loop: Buffer#copy of part of a buffer makes a typed-array view per call.
+    for (let i = 0; i < hl; i++) buf[64 + i] = header[i]!;
     const ks = this.ks!.get(ssrc, roc, seq, pl);
     let o = 64 + hl;
     let k = this.ks!.offset;
@@ -117,8 +119,9 @@ export class SrtpEncryptor {
     xorInto(buf, o, payload, ks, k, this.outView, this.ksView);
     o += payload.length;
     buf.writeUInt32BE(roc >>> 0, o);
-    buf.write(this.hmac!.mac(buf.subarray(0, o + 4)), o, CM_TAG, 'latin1');
-    return buf.subarray(64, o + CM_TAG);
+    const v = this.views.of(buf, o);
+    buf.write(this.hmac!.mac(v.hashed), o, CM_TAG, 'latin1');
+    return v.packet;
   }
 
   private protectGcm(header: Buffer, hl: number, prefix: number, payload: Buffer, ssrc: number, roc: number, seq: number): Buffer {
@@ -144,6 +147,29 @@ export class SrtpEncryptor {
     o += c.final().copy(buf, o);
     c.getAuthTag().copy(buf, o);
     return buf;
+  }
+}
+
+/**
+ * The two views of an AES-CM output buffer one packet needs: what the inner hash runs over
+ * (ipad ‖ header ‖ payload ‖ ROC) and the packet (header ‖ payload ‖ tag). Kept for the last
+ * buffer and payload end: forwarded video packets mostly have one size (full MTU-sized packets of
+ * a frame), so most copies reuse both instead of making two Buffers each.
+ */
+class CmViews {
+  private buf: Buffer | null = null;
+  private end = -1;
+  hashed: Buffer = Buffer.alloc(0);
+  packet: Buffer = Buffer.alloc(0);
+
+  of(buf: Buffer, end: number): this {
+    if (buf !== this.buf || end !== this.end) {
+      this.buf = buf;
+      this.end = end;
+      this.hashed = buf.subarray(0, end + 4);
+      this.packet = buf.subarray(64, end + CM_TAG);
+    }
+    return this;
   }
 }
 

@@ -74,7 +74,7 @@ export class BandwidthEstimator {
   /** (time, delay) pairs, oldest first, for the windowed minimum one-way delay. */
   private baseDelays: { at: number; d: number }[] = [];
   /** Acked bytes with their receive time, for the acked rate over the last second. */
-  private acked: { at: number; bytes: number }[] = [];
+  private readonly acked = new AckWindow();
   /** Last computed figures, for stats and tests. */
   lastLoss = 0;
   lastQueueingMs = 0;
@@ -91,9 +91,14 @@ export class BandwidthEstimator {
   }
 
   packetSent(p: SentPacket): void {
-    const i = p.wideSeq & 0xffff;
-    this.sentSize[i] = p.size;
-    this.sentAt[i] = p.sentAtMs;
+    this.sent(p.wideSeq, p.size, p.sentAtMs);
+  }
+
+  /** `packetSent` without the object (the forwarding path calls it for every copy). */
+  sent(wideSeq: number, size: number, sentAtMs: number): void {
+    const i = wideSeq & 0xffff;
+    this.sentSize[i] = size;
+    this.sentAt[i] = sentAtMs;
   }
 
   remb(bps: number | bigint): void {
@@ -103,12 +108,11 @@ export class BandwidthEstimator {
 
   /** The acked rate over the last second, bit/s. */
   ackedRate(now: number): number {
-    while (this.acked.length > 0 && now - this.acked[0]!.at > 1000) this.acked.shift();
-    if (this.acked.length === 0) return 0;
-    const span = Math.max(100, now - this.acked[0]!.at);
-    let bytes = 0;
-    for (const a of this.acked) bytes += a.bytes;
-    return (bytes * 8 * 1000) / span;
+    const w = this.acked;
+    w.dropBefore(now - 1000);
+    if (w.size === 0) return 0;
+    const span = Math.max(100, now - w.oldestAt());
+    return (w.bytes * 8 * 1000) / span;
   }
 
   feedback(results: readonly FeedbackResult[], now: number): void {
@@ -126,7 +130,7 @@ export class BandwidthEstimator {
       }
       this.sentSize[i] = -1;
       const d = r.receivedAtMs - this.sentAt[i]!;
-      this.acked.push({ at: now, bytes: size });
+      this.acked.push(now, size);
       const q = d - this.baseDelay(now, d);
       if (q > maxQueue) maxQueue = q;
     }
@@ -165,5 +169,54 @@ export class BandwidthEstimator {
     w.push({ at: now, d });
     while (w.length > 1 && now - w[0]!.at > this.o.baseWindowMs) w.shift();
     return w[0]!.d;
+  }
+}
+
+/**
+ * (time, bytes) pairs in arrival order, in two growable ring arrays with a running sum: one acked
+ * packet per entry, thousands a second per subscriber, kept a second; objects in an array would
+ * each live long enough to be promoted to the old generation and left for a major GC.
+ */
+class AckWindow {
+  private at = new Float64Array(256);
+  private len = new Float64Array(256);
+  private head = 0;
+  size = 0;
+  bytes = 0;
+
+  push(at: number, bytes: number): void {
+    if (this.size === this.at.length) this.grow();
+    const i = (this.head + this.size) % this.at.length;
+    this.at[i] = at;
+    this.len[i] = bytes;
+    this.size += 1;
+    this.bytes += bytes;
+  }
+
+  /** Drops entries with a time before `t` (strictly older, as `now - at > 1000`). */
+  dropBefore(t: number): void {
+    while (this.size > 0 && this.at[this.head]! < t) {
+      this.bytes -= this.len[this.head]!;
+      this.head = (this.head + 1) % this.at.length;
+      this.size -= 1;
+    }
+    if (this.size === 0) this.bytes = 0;
+  }
+
+  oldestAt(): number {
+    return this.at[this.head]!;
+  }
+
+  private grow(): void {
+    const n = this.at.length;
+    const at = new Float64Array(n * 2);
+    const len = new Float64Array(n * 2);
+    for (let k = 0; k < this.size; k++) {
+      at[k] = this.at[(this.head + k) % n]!;
+      len[k] = this.len[(this.head + k) % n]!;
+    }
+    this.at = at;
+    this.len = len;
+    this.head = 0;
   }
 }

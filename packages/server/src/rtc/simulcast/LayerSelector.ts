@@ -21,7 +21,7 @@
  * remaps on the SSRC change, so the subscriber sees one continuous stream. A PLI that brings no
  * keyframe within `keyframeRetryMs` is repeated.
  */
-import { layerCost, sortLayers, type LayerId, type SimulcastLayer, type TileSize } from './SimulcastTypes.ts';
+import { compareLayers, layerCost, sortLayers, type LayerId, type SimulcastLayer, type TileSize } from './SimulcastTypes.ts';
 
 export interface LayerSelectorOptions {
   /** How long the estimate must have covered a higher layer before switching up (ms). Default 4000. */
@@ -82,20 +82,20 @@ export class LayerSelector {
     return this.pending;
   }
 
+  /** Neither forwarding a layer nor waiting for one: `update` with a hidden tile changes nothing (its owner may skip the call). */
+  get idle(): boolean {
+    return this.current === null && this.pending === null;
+  }
+
   update(input: SelectorInput, now: number): SelectorDecision {
-    const layers = sortLayers(input.layers.filter((l) => l.live || l.paused));
+    if (!input.tile || input.tile.width <= 0 || input.tile.height <= 0) return this.hide();
+    const layers = usable(input.layers);
+    if (layers.length === 0) return this.hide();
     const budget = input.bandwidth * this.o.headroom;
     for (const l of input.layers) {
       if (layerCost(l) <= budget) {
         if (!this.fitsSince.has(l.id)) this.fitsSince.set(l.id, input.bandwidth === Infinity ? -Infinity : now);
       } else this.fitsSince.delete(l.id);
-    }
-    const base = { current: this.current, starved: false, requestKeyframe: null };
-    if (!input.tile || input.tile.width <= 0 || input.tile.height <= 0 || layers.length === 0) {
-      // Nothing to show (or nothing arriving): stop forwarding; a later target starts with a keyframe.
-      this.current = null;
-      this.pending = null;
-      return { ...base, current: null, pending: null, target: null };
     }
     const wanted = this.wanted(layers, input.tile);
     let target = wanted;
@@ -131,6 +131,19 @@ export class LayerSelector {
     return { current: this.current, pending: this.pending, target: targetId, requestKeyframe, starved };
   }
 
+  /**
+   * Nothing to show (or nothing arriving): stop forwarding; a later target starts with a keyframe
+   * of the layer that fits then. How long the estimate covered each layer is forgotten: an
+   * upswitch after the tile shows again waits for a new hold from there (a start from nothing
+   * does not wait: it goes straight to the target).
+   */
+  private hide(): SelectorDecision {
+    this.current = null;
+    this.pending = null;
+    this.fitsSince.clear();
+    return { current: null, pending: null, target: null, requestKeyframe: null, starved: false };
+  }
+
   /** The hot path: one packet of layer `layer`; `keyframe` when it starts a keyframe. */
   onPacket(layer: LayerId, keyframe: boolean): PacketVerdict {
     if (layer === this.pending && keyframe) {
@@ -147,4 +160,14 @@ export class LayerSelector {
     const i = layers.findIndex((l) => l.width * l.height >= need);
     return i < 0 ? layers.length - 1 : i;
   }
+}
+
+/** The candidates: layers that deliver or that the SFU paused, smallest first (no copy when the input already is just that). */
+function usable(layers: readonly SimulcastLayer[]): readonly SimulcastLayer[] {
+  let ok = true;
+  for (let i = 0; i < layers.length && ok; i++) {
+    const l = layers[i]!;
+    ok = (l.live || l.paused === true) && (i === 0 || compareLayers(layers[i - 1]!, l) <= 0);
+  }
+  return ok ? layers : sortLayers(layers.filter((l) => l.live || l.paused));
 }

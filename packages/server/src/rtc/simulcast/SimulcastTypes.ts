@@ -47,6 +47,11 @@ export function layerCost(layer: SimulcastLayer): number {
 }
 
 /** Layers from smallest to largest (by pixels; ties by bitrate). Does not mutate its input. */
+/** Smallest first: by pixels, then by cost. */
+export function compareLayers(a: SimulcastLayer, b: SimulcastLayer): number {
+  return a.width * a.height - b.width * b.height || layerCost(a) - layerCost(b);
+}
+
 export function sortLayers<L extends SimulcastLayer>(layers: readonly L[]): L[] {
-  return [...layers].sort((a, b) => a.width * a.height - b.width * b.height || layerCost(a) - layerCost(b));
+  return [...layers].sort(compareLayers);
 }
