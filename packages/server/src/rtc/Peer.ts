@@ -7,7 +7,7 @@
 import { ParleyError, type IceCandidateInfo } from '@parley/protocol';
 import { RTCPeerConnection } from 'werift';
 import { guardDtlsClient } from './dtlsGuard.ts';
-import { installFastRtpHeaderParse } from './forward/RtpHeaderParse.ts';
+import { installFastHeaderParse } from './forward/HeaderParse.ts';
 import { installFastSrtpDecrypt } from './forward/SrtpDecryptor.ts';
 import { SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from './forward/SrtpEncryptor.ts';
 import type { Release } from './Ledger.ts';
@@ -16,7 +16,7 @@ import type { RtcContext } from './RoomTypes.ts';
 
 guardDtlsClient();
 installFastSrtpDecrypt();
-installFastRtpHeaderParse();
+installFastHeaderParse();
 
 export class Peer {
   readonly pc: RTCPeerConnection;

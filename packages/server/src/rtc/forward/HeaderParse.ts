@@ -1,8 +1,10 @@
 /**
- * RTP header parsing (RFC 3550 §5.1, RFC 8285 header extensions) in place of werift's
- * `RtpHeader.deSerialize`, which reads each bit field through `getBit`: a number turned into a
- * binary string, split into an array of characters, padded by spreading two more arrays, sliced,
- * joined and parsed back, six times per header. Every packet a publisher sends is parsed twice
+ * RTP and RTCP header parsing (RFC 3550 §5.1 and §6.4, RFC 8285 header extensions) in place of
+ * werift's `RtpHeader.deSerialize` and `RtcpHeader.deSerialize`, which read each bit field through
+ * `getBit`: a number turned into a binary string, split into an array of characters, padded by
+ * spreading two more arrays, sliced, joined and parsed back, six times per RTP header and three
+ * times per RTCP header (every packet of every compound a subscriber sends, and once more to
+ * decrypt it). Every packet a publisher sends is parsed twice
  * (once to decrypt it, once as the RtpPacket the SFU forwards), and in a 50×50 bench room that
  * was about 15 % of everything the server allocated (a sampling heap profile,
  * `SFU_BENCH_HEAP=<file>`), garbage the young generation had to collect.
@@ -12,10 +14,12 @@
  * (one-byte and two-byte forms, any other profile as one extension with id 0), the same
  * `payloadOffset` (including werift's stop at a one-byte id of 15) and `paddingSize`; a buffer too
  * short for its fixed header, CSRCs or extension header throws a RangeError, as werift's does.
- * test/rtc/rtp-header.test.ts compares the two on generated packets. `installFastRtpHeaderParse()`
- * makes werift use it everywhere in this process.
+ * `parseRtcpHeader(raw)` likewise returns werift's `RtcpHeader` (version, padding, count, type,
+ * length in words) for the first four bytes, and throws on fewer. test/rtc/header-parse.test.ts
+ * compares both with werift's on generated packets. `installFastHeaderParse()` makes werift use
+ * them everywhere in this process.
  */
-import { ExtensionProfiles, RtpHeader } from 'werift';
+import { ExtensionProfiles, RtcpHeader, RtpHeader } from 'werift';
 
 export function parseRtpHeader(raw: Buffer): RtpHeader {
   const h = new RtpHeader();
@@ -80,12 +84,20 @@ export function parseRtpHeader(raw: Buffer): RtpHeader {
   return h;
 }
 
-const installed = Symbol.for('parley.fastRtpHeaderParse');
+export function parseRtcpHeader(raw: Buffer): RtcpHeader {
+  const b0 = raw.readUInt8(0);
+  const type = raw.readUInt8(1);
+  const length = raw.readUInt16BE(2);
+  return new RtcpHeader({ version: b0 >>> 6, padding: (b0 & 0x20) !== 0, count: b0 & 0x1f, type, length });
+}
 
-/** Idempotent: werift's `RtpHeader.deSerialize` (and so every RTP packet it parses) uses `parseRtpHeader` from now on. */
-export function installFastRtpHeaderParse(): void {
-  const cls = RtpHeader as unknown as Record<symbol, boolean> & { deSerialize: (raw: Buffer) => RtpHeader };
-  if (cls[installed]) return;
-  cls[installed] = true;
-  cls.deSerialize = parseRtpHeader;
+const installed = Symbol.for('parley.fastHeaderParse');
+
+/** Idempotent: werift's `RtpHeader.deSerialize` and `RtcpHeader.deSerialize` (so every packet it parses) use ours from now on. */
+export function installFastHeaderParse(): void {
+  const rtp = RtpHeader as unknown as Record<symbol, boolean> & { deSerialize: (raw: Buffer) => RtpHeader };
+  if (rtp[installed]) return;
+  rtp[installed] = true;
+  rtp.deSerialize = parseRtpHeader;
+  (RtcpHeader as unknown as { deSerialize: (raw: Buffer) => RtcpHeader }).deSerialize = parseRtcpHeader;
 }

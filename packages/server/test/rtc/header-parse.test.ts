@@ -1,17 +1,19 @@
 /**
- * parseRtpHeader (rtc/forward/RtpHeaderParse.ts) against werift's own RtpHeader.deSerialize:
- * the same fields for generated packets (CSRCs, padding, one-byte and two-byte extensions with
- * padding bytes between them, werift's stop at id 15, another profile), the same refusal of
- * truncated headers, and werift parsing through it once installed.
+ * parseRtpHeader and parseRtcpHeader (rtc/forward/HeaderParse.ts) against werift's own
+ * deSerialize: the same fields for generated packets (CSRCs, padding, one-byte and two-byte
+ * extensions with padding bytes between them, werift's stop at id 15, another profile; every RTCP
+ * first byte), the same refusal of truncated headers, and werift parsing through them once
+ * installed.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { RtpHeader, RtpPacket } from 'werift';
-import { installFastRtpHeaderParse, parseRtpHeader } from '../../src/rtc/forward/RtpHeaderParse.ts';
+import { RtcpHeader, RtcpPacketConverter, RtcpRrPacket, RtcpReceiverInfo, RtpHeader, RtpPacket } from 'werift';
+import { installFastHeaderParse, parseRtcpHeader, parseRtpHeader } from '../../src/rtc/forward/HeaderParse.ts';
 
-/** werift's own parser, kept before anything installs ours. */
+/** werift's own parsers, kept before anything installs ours. */
 const theirs = RtpHeader.deSerialize.bind(RtpHeader);
+const theirsRtcp = RtcpHeader.deSerialize.bind(RtcpHeader);
 
 interface Ext {
   id: number;
@@ -83,7 +85,7 @@ function same(raw: Buffer): void {
 
 const random = (n: number) => Math.floor(Math.random() * n);
 
-describe('parseRtpHeader', () => {
+describe('header parsing', () => {
   it('reads what werift reads from a plain header, with CSRCs, marker and padding', () => {
     same(packet({}));
     same(packet({ cc: 3, marker: true, pt: 111 }));
@@ -136,10 +138,31 @@ describe('parseRtpHeader', () => {
     }
   });
 
+  it('reads every RTCP first byte, type and length as werift does, and refuses fewer than four bytes', () => {
+    for (let b0 = 0; b0 < 256; b0++) {
+      const raw = Buffer.from([b0, 192 + random(32), random(256), random(256), 1, 2]);
+      const ours = parseRtcpHeader(raw);
+      assert.ok(ours instanceof RtcpHeader);
+      const w = theirsRtcp(raw);
+      assert.deepEqual([ours.version, ours.padding, ours.count, ours.type, ours.length], [w.version, w.padding, w.count, w.type, w.length]);
+    }
+    const rr = parseRtcpHeader(Buffer.from([0x81, 201, 0, 7]));
+    assert.deepEqual([rr.version, rr.padding, rr.count, rr.type, rr.length], [2, false, 1, 201, 7]);
+    for (const raw of [Buffer.alloc(0), Buffer.alloc(3)]) {
+      assert.throws(() => theirsRtcp(raw));
+      assert.throws(() => parseRtcpHeader(raw), RangeError);
+    }
+  });
+
   it('is what werift parses with once installed', () => {
-    installFastRtpHeaderParse();
-    installFastRtpHeaderParse();
+    installFastHeaderParse();
+    installFastHeaderParse();
     assert.equal(RtpHeader.deSerialize, parseRtpHeader);
+    assert.equal(RtcpHeader.deSerialize, parseRtcpHeader);
+    const report = new RtcpRrPacket({ ssrc: 7, reports: [new RtcpReceiverInfo({ ssrc: 9, fractionLost: 1, packetsLost: 2, highestSequence: 3, jitter: 4, lsr: 5, dlsr: 6 })] });
+    const [back] = RtcpPacketConverter.deSerialize(report.serialize()) as RtcpRrPacket[];
+    assert.equal(back?.ssrc, 7);
+    assert.equal(back?.reports[0]?.highestSequence, 3);
     const raw = packet({ profile: 0xbede, exts: [{ id: 3, len: 2 }], payload: 50, padding: 3 });
     const p = RtpPacket.deSerialize(raw);
     assert.equal(p.payload.length, 50);
