@@ -1,7 +1,7 @@
 /**
  * `npm run bench:sfu -- [--shapes 1x50,10x10,50x50] [--seconds 5] [--bots 2] [--sample 8]
  *   [--payload 1000] [--rates 1x50=100,200:10x10=25,50] [--lastn 9] [--no-relay] [--relay-only]
- *   [--profile DIR]`
+ *   [--profile DIR] [--pin]`
  *
  * For each room shape P×S (P publishers of one video track each, S receive-only participants;
  * publishers also receive each other, as in any room; with last-N (`--lastn`, the server's
@@ -25,7 +25,8 @@
  * publisher's pc to connect before its next join (by default the 4 workers per bot process join
  * without waiting).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Results, Tokens } from '@parley/protocol';
 import { command, registerUser } from '../lib/server.ts';
@@ -44,6 +45,7 @@ interface Args {
   sfu: boolean;
   profile: string | null;
   lastN: number;
+  pin: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -73,7 +75,21 @@ function parseArgs(argv: string[]): Args {
     sfu: !argv.includes('--relay-only'),
     profile: get('profile') ?? null,
     lastN: Number(get('lastn') ?? 9),
+    pin: argv.includes('--pin'),
   };
+}
+
+/**
+ * `--pin`: the server (or relay) on CPU 0 with all its threads, the load (bots, UDP load, this
+ * process) on the other CPUs, so that the server has a core of its own as it would in production
+ * (clients elsewhere) and the figures do not depend on how the scheduler happened to place the
+ * processes in a run. Needs at least 2 CPUs.
+ */
+function pin(pid: number, role: 'server' | 'load'): void {
+  const n = cpus().length;
+  if (n < 2) throw new Error('--pin needs at least 2 CPUs');
+  const list = role === 'server' ? '0' : `1-${n - 1}`;
+  execFileSync('taskset', ['-a', '-p', '-c', list, String(pid)], { stdio: 'ignore' });
 }
 
 /** A forked child with request/response over IPC by message type. */
@@ -151,6 +167,7 @@ async function runShape(args: Args, pubs: number, subs: number): Promise<Row[]> 
   const serverArgs = (process.env['SFU_BENCH_SERVER_ARGS'] ?? '').split(' ').filter(Boolean);
   const server = Child.fork('./server.ts', [...serverArgs, ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [])]);
   const { url, pid } = await server.wait<{ url: string; pid: number }>('ready');
+  if (args.pin) pin(pid, 'server');
   const n = pubs + subs;
   const tokens: Tokens[] = [];
   const tag = Math.random().toString(36).slice(2, 7);
@@ -158,6 +175,7 @@ async function runShape(args: Args, pubs: number, subs: number): Promise<Row[]> 
   const group = await command<Results['conv.group']>(url, tokens[0]!.access, { t: 'conv.group', name: `sfu ${shape}`, members: tokens.slice(1).map((t) => t.user) });
   const conv = group.conversation.id;
   const bots = Array.from({ length: args.bots }, () => Child.fork('./bots.ts'));
+  if (args.pin) for (const b of bots) pin(b.proc.pid!, 'load');
   const plans: BotPlan[] = bots.map(() => ({ url, conv, participants: [], sampleEvery: args.sample, payloadBytes: args.payload }));
   tokens.forEach((t, i) => plans[i % bots.length]!.participants.push({ tokens: t, publish: i < pubs, index: i }));
   const t0 = performance.now();
@@ -264,6 +282,10 @@ async function runRelay(args: Args, fanout = 50): Promise<RelayRow[]> {
   const load = Child.fork('./udpload.ts');
   const { ports } = await load.ask<{ ports: number[] }>({ t: 'init', fanout, payloadBytes: args.payload }, 'ports');
   const { port, pid } = await relay.ask<{ port: number; pid: number }>({ t: 'dests', ports }, 'ready');
+  if (args.pin) {
+    pin(pid, 'server');
+    pin(load.proc.pid!, 'load');
+  }
   await load.ask({ t: 'target', port }, 'target');
   const rows: RelayRow[] = [];
   for (const rate of [500, 1000, 2000, 4000, 8000, 16_000]) {
@@ -303,7 +325,8 @@ async function runRelay(args: Args, fanout = 50): Promise<RelayRow[]> {
 }
 
 const args = parseArgs(process.argv.slice(2));
-process.stdout.write(`SFU bench, load average at start: ${loadAverage()}\n`);
+if (args.pin) pin(process.pid, 'load');
+process.stdout.write(`SFU bench, load average at start: ${loadAverage()}${args.pin ? '; --pin: server on CPU 0, load on the others' : ''}\n`);
 const relayRows = args.relay ? await runRelay(args) : [];
 const sfuRows: Row[] = [];
 if (args.sfu) for (const [p, s] of args.shapes) sfuRows.push(...(await runShape(args, p, s)));
