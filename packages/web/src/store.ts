@@ -28,6 +28,7 @@ import {
   type Tokens,
   type UserId,
 } from '@parley/client';
+import { Freshness, listChanges } from './freshness.ts';
 import { Refetcher } from './refetch.ts';
 import type { Session } from './session.ts';
 
@@ -57,9 +58,14 @@ export class ChatStore {
   private readonly typers = new Map<ConversationId, Map<UserId, ReturnType<typeof setTimeout>>>();
   private readonly failed = new Map<string, OutboxEntry>();
   private readonly listeners = new Set<(topic: Topic) => void>();
+  /** Which conversations a list answer may still set: not those fetched or changed since it was asked for (freshness.ts). */
+  private readonly freshness = new Freshness<ConversationId>();
   /** One fetch per conversation at a time; the last answer wins (see refetch.ts). */
   private readonly fetching = new Refetcher<ConversationId, Conversation>(
-    (conv) => this.client.conversation(conv),
+    (conv) => {
+      this.freshness.touch(conv);
+      return this.client.conversation(conv);
+    },
     (_conv, c) => {
       this.merge(c);
       this.watchPresence();
@@ -202,15 +208,19 @@ export class ChatStore {
   // --- conversations ---
 
   async loadList(): Promise<void> {
+    const mark = this.freshness.mark();
     let list: Conversation[];
     try {
       list = await this.client.conversations();
     } catch {
       return; // the next `connected` tries again
     }
-    const ids = new Set(list.map((c) => c.id));
-    for (const id of [...this.convs.keys()]) if (!ids.has(id)) this.convs.delete(id);
-    for (const c of list) this.merge(c);
+    // A conversation fetched or changed while the list was on its way keeps that newer copy.
+    const byId = new Map(list.map((c) => [c.id, c]));
+    const { take, drop, recheck } = listChanges(this.convs.keys(), [...byId.keys()], this.freshness, mark);
+    for (const id of drop) this.convs.delete(id);
+    for (const id of take) this.merge(byId.get(id)!);
+    for (const id of recheck) void this.refreshConv(id);
     this.listLoaded = true;
     this.watchPresence();
     this.markOpenRead();
@@ -232,8 +242,10 @@ export class ChatStore {
 
   /** A conversation the user just created or opened (from a command's answer). */
   adopt(c: Conversation): void {
-    // A fetch already under way may answer with the state before this one: it fetches again.
+    // A fetch already under way may answer with the state before this one: it fetches again;
+    // a list on its way leaves this one alone.
     this.fetching.invalidate(c.id);
+    this.freshness.touch(c.id);
     this.merge(c);
     this.watchPresence();
     this.emit('convs');
