@@ -261,12 +261,9 @@ export class PostgresStore implements Store {
 
   // --- receipts ---
 
-  /** Two transactions (see postgres/receipts.ts `foldAcks`): the conversation locks are held only for the watermarks. */
-  async applyAcks(batch: readonly AckRequest[]): Promise<Appended> {
-    if (batch.length === 0) return new Map();
-    const { appended, cursors } = await this.tx((c) => receipts.foldAcks(c, batch));
-    if (cursors.users.length > 0 || cursors.devices.length > 0) await this.tx((c) => receipts.recordAcks(c, cursors));
-    return appended;
+  applyAcks(batch: readonly AckRequest[]): Promise<Appended> {
+    if (batch.length === 0) return Promise.resolve(new Map());
+    return this.tx((c) => receipts.applyAcks(c, batch));
   }
 
   applyReads(batch: readonly ReadRequest[]): Promise<Appended> {

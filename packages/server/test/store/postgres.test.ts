@@ -11,9 +11,8 @@ import { after, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { ConversationId, DeviceId, UserId } from '@parley/protocol';
+import type { ConversationId, UserId } from '@parley/protocol';
 import { PostgresStore } from '../../src/store/PostgresStore.ts';
-import { foldAcks } from '../../src/store/postgres/receipts.ts';
 import type { Store } from '../../src/store/Store.ts';
 import { storeSuite } from './suite.ts';
 
@@ -125,45 +124,6 @@ if (skip !== false) {
         assert.deepEqual([rec?.delivered, rec?.read], [60, 60]);
       } finally {
         await Promise.all(nodes.map((n) => n.close()));
-        await dropSchema(schema);
-      }
-    });
-
-    it('an ack batch whose second transaction never ran is completed by the next ack, no receipt twice', async () => {
-      const schema = freshSchema();
-      const store = new PostgresStore({ connectionString: URL, schema, max: 2 });
-      // int8 as numbers, as the store's own pool reads them.
-      const types = { getTypeParser: ((oid: number, format?: string) => (oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as never))) as typeof pg.types.getTypeParser };
-      const client = new pg.Client({ connectionString: URL, options: `-c search_path=${schema}`, types });
-      try {
-        await store.migrate();
-        const a = 'ka' as UserId;
-        const b = 'kb' as UserId;
-        for (const u of [a, b]) await store.createUser({ id: u, handle: u, passwordHash: 'x', createdAt: 1 });
-        const phone = 'kb-phone' as DeviceId;
-        await store.createDevice({ id: phone, user: b, name: 'phone', refreshHash: 'r', createdAt: 1 });
-        const conv = (await store.createConversation({ id: 'kd' as ConversationId, kind: 'direct', name: '', createdAt: 1, by: a, members: [{ user: a, admin: false }, { user: b, admin: false }] })).id;
-        await store.appendMessages([{ conv, from: a, cmid: 'k1', kind: 'text', body: '1', ts: 2 }]);
-        await store.appendMessages([{ conv, from: a, cmid: 'k2', kind: 'text', body: '2', ts: 3 }]);
-        const batch = [{ user: b, device: phone, cursor: 3 }];
-        // The first half alone, committed, as if the node died before the second.
-        await client.connect();
-        await client.query('BEGIN');
-        const first = await foldAcks(client as unknown as pg.PoolClient, batch);
-        await client.query('COMMIT');
-        assert.deepEqual(first.appended.get(a)?.map((c) => c.e), [{ k: 'receipt', conv, delivered: 2, read: 0 }]);
-        assert.equal((await store.conversation(conv))?.delivered, 2, 'the watermarks moved');
-        assert.equal((await store.device(phone))?.acked, 0, 'the device ack not recorded yet');
-        // The same ack again (the device re-acks after a reconnect): recorded, no second receipt.
-        const again = await store.applyAcks(batch);
-        assert.equal(again.get(a), undefined);
-        assert.equal((await store.device(phone))?.acked, 3);
-        const { rows } = await client.query<{ delivered_cursor: number }>('SELECT delivered_cursor FROM users WHERE id = $1', [b]);
-        assert.equal(rows[0]?.delivered_cursor, 3);
-        assert.equal((await store.readLog(a, 0, 100)).filter((e) => e.e.k === 'receipt').length, 1);
-      } finally {
-        await client.end().catch(() => {});
-        await store.close();
         await dropSchema(schema);
       }
     });

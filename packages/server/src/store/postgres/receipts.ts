@@ -109,24 +109,8 @@ export async function applyReads(client: PoolClient, batch: readonly ReadRequest
   return appendEvents(client, [...events, ...receipts]);
 }
 
-/** What the second half of an ack batch records: users' folded-ack scan bounds and devices' acked cursors. */
-export interface AckCursors {
-  users: { id: string; cursor: number }[];
-  devices: { id: string; user: string; cursor: number }[];
-}
-
-/**
- * The first half of a batch of device acks, one transaction: the delivered watermarks of every
- * conversation whose message events the acks cover, the all-members minimums, and the receipts
- * that follow. It holds the conversations' row locks (which every append to them waits for) only
- * for that; `recordAcks`, in a transaction of its own after this one committed, stores what the
- * batch acked. Done in that order, a failure in between loses nothing: the next ack of those
- * devices scans again from the old `delivered_cursor` (moving watermarks again changes nothing),
- * and an unrecorded device ack only means events are offered to that device again.
- */
-export async function foldAcks(client: PoolClient, batch: readonly AckRequest[]): Promise<{ appended: Appended; cursors: AckCursors }> {
-  const cursors: AckCursors = { users: [], devices: [] };
-  if (batch.length === 0) return { appended: new Map(), cursors };
+export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]): Promise<Appended> {
+  if (batch.length === 0) return new Map();
   const userIds = [...new Set(batch.map((a) => a.user))];
   // Unlocked read: head only grows, and events up to a committed head never change.
   const heads = await query<{ id: string; head: number; delivered_cursor: number }>(client,
@@ -157,31 +141,24 @@ export async function foldAcks(client: PoolClient, batch: readonly AckRequest[])
     client,
     covered.rows.map((r) => ({ conv: r.conv_id as ConversationId, user: r.user_id as UserId, delivered: r.seq, read: 0 })),
   );
-  cursors.users = scan.map(([id, u]) => ({ id, cursor: u.to }));
-  cursors.devices = [...devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, d]) => ({ id, user: d.user, cursor: d.cursor }));
-  return { appended: await appendEvents(client, receipts), cursors };
-}
-
-/** The second half of a batch of acks (see `foldAcks`): users' scan bounds, then devices' acked cursors, in lock order. */
-export async function recordAcks(client: PoolClient, cursors: AckCursors): Promise<void> {
-  const { users, devices } = cursors;
-  if (users.length > 0) {
-    await lockRows(client, 'users', users.map((u) => u.id));
+  await lockRows(client, 'users', [...new Set([...scan.map(([id]) => id), ...receipts.map((r) => r.user)])]);
+  if (scan.length > 0) {
     await query(client,
       `UPDATE users u SET delivered_cursor = greatest(u.delivered_cursor, v.c)
          FROM unnest($1::text[], $2::bigint[]) AS v(id, c) WHERE u.id = v.id`,
-      [users.map((u) => u.id), users.map((u) => u.cursor)],
+      [scan.map(([id]) => id), scan.map(([, u]) => u.to)],
     );
   }
-  if (devices.length > 0) {
-    await lockRows(client, 'devices', devices.map((d) => d.id));
-    await query(client,
-      `UPDATE devices d SET acked = v.c
-         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, user_id, c)
-        WHERE d.id = v.id AND d.user_id = v.user_id AND v.c > d.acked`,
-      [devices.map((d) => d.id), devices.map((d) => d.user), devices.map((d) => d.cursor)],
-    );
-  }
+  const appended = await appendEvents(client, receipts, true);
+  const devs = [...devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  await lockRows(client, 'devices', devs.map(([id]) => id));
+  await query(client,
+    `UPDATE devices d SET acked = v.c
+       FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, user_id, c)
+      WHERE d.id = v.id AND d.user_id = v.user_id AND v.c > d.acked`,
+    [devs.map(([id]) => id), devs.map(([, d]) => d.user), devs.map(([, d]) => d.cursor)],
+  );
+  return appended;
 }
 
 export async function messageInfo(client: PoolClient, conv: ConversationId, seq: number) {
