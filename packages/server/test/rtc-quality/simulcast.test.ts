@@ -70,6 +70,23 @@ describe('LayerSelector', () => {
     assert.deepEqual([up.pending, up.requestKeyframe], ['f', 'f']);
   });
 
+  it('is idle once hidden (its owner may skip it), starts straight at the target when shown, and holds upswitches anew', () => {
+    const s = new LayerSelector({ upHoldMs: 4000 });
+    assert.equal(s.idle, true, 'nothing chosen yet');
+    settle(s, { layers: layers(), tile: big, bandwidth: 3_000_000 }, 0);
+    assert.equal(s.idle, false);
+    const hidden = s.update({ layers: layers(), tile: null, bandwidth: 3_000_000 }, 1000);
+    assert.deepEqual([hidden.current, hidden.pending, s.idle], [null, null, true]);
+    // Shown again, small: q at once (a start from nothing is not held).
+    const shown = settle(s, { layers: layers(), tile: small, bandwidth: 3_000_000 }, 9000);
+    assert.deepEqual([shown.pending, s.currentLayer], ['q', 'q']);
+    // Then large: f fitted the estimate before and while the tile was hidden, but the selector
+    // did not watch it then, so the upswitch waits for a hold counted from when it showed again.
+    assert.equal(s.update({ layers: layers(), tile: big, bandwidth: 3_000_000 }, 9100).pending, null);
+    assert.equal(s.update({ layers: layers(), tile: big, bandwidth: 3_000_000 }, 12_900).pending, null);
+    assert.equal(s.update({ layers: layers(), tile: big, bandwidth: 3_000_000 }, 13_000).pending, 'f');
+  });
+
   it('sends the smallest layer when nothing fits, and says so', () => {
     const s = new LayerSelector();
     const d = settle(s, { layers: layers(), tile: big, bandwidth: 100_000 }, 0);
