@@ -156,6 +156,29 @@ describe('rtc ownership tree', () => {
     assert.deepEqual(rooms.stats(), zero);
   });
 
+  it('a published track\'s layer snapshot is shared within a millisecond and follows every change', () => {
+    const rooms = new RoomManager(options, log);
+    const track = new PublishedTrack(rooms.ctx, { id: 'tr_2' as TrackId, owner: 'p_2' as ParticipantId, kind: 'video', source: 'camera', clockRate: 90000 }, { requestKeyframe: () => true });
+    const packet = (ssrc: number, payload = Buffer.from([0x11, 0x00])) => new RtpPacket(new RtpHeader({ ssrc, sequenceNumber: 1, timestamp: 0, payloadType: 96 }), payload);
+    const now = 1_000_000;
+    assert.deepEqual(track.layers(now), []);
+    track.forward(packet(7), 'q');
+    const first = track.layers(now);
+    assert.deepEqual(first.map((l) => [l.id, l.ssrc]), [['q', 7]], 'a new layer shows in the same millisecond');
+    assert.equal(track.layers(now), first, 'one snapshot per millisecond');
+    track.forward(packet(8), 'h');
+    assert.deepEqual(track.layers(now).map((l) => l.id), ['q', 'h']);
+    track.forward(packet(9), 'q');
+    assert.equal(track.layers(now).find((l) => l.id === 'q')?.ssrc, 9, 'a new SSRC on a layer shows at once');
+    // A VP8 keyframe tells the real size: 160×90 (the 3-byte start code, then 14-bit width and height).
+    const key = Buffer.from([0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 160, 0, 90, 0]);
+    track.forward(packet(9, key), 'q');
+    assert.deepEqual(track.layers(now).map((l) => [l.id, l.width, l.height]).find((l) => l[0] === 'q'), ['q', 160, 90]);
+    assert.equal(track.layers(Date.now() + 10_000).every((l) => !l.live), true, 'a later time is a new snapshot: nothing live');
+    track.close();
+    rooms.close();
+  });
+
   it('leaves no client pc open', async () => {
     await Promise.all(clientPcs.map((pc) => pc.close()));
   });
