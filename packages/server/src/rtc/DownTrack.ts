@@ -115,9 +115,9 @@ export class DownTrack extends Emitter<DownTrackEvents> {
    */
   update(now: number, bandwidth: number): number {
     if (!this.selector || this._closed) return 0;
-    const tile = this.shownTile();
     // Hidden and already forwarding nothing: the selector would decide the same again.
-    if (!tile && this.selector.idle && this.decision) return 0;
+    if (!this.choosing) return 0;
+    const tile = this.shownTile();
     const layers = this.track.layers(now);
     const d = this.selector.update({ layers, tile, bandwidth }, now);
     this.decision = d;

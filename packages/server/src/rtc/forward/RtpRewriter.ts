@@ -117,6 +117,24 @@ export class RtpRewriter {
     return true;
   }
 
+  /** The SFU drops this packet on purpose (it is never sent): the output sequence closes over it. */
+  skip(h: RtpHeaderIn): void {
+    this.dropped += 1;
+    if (!this.started || this.resyncPending || h.ssrc !== this.source) return;
+    if (seqDiff(h.sequenceNumber, this.highestIn) <= 0) return;
+    const advance = seqDiff(h.sequenceNumber, this.highestIn);
+    // Packets lost between highestIn and this one stay a gap; this one takes no number.
+    this.seqOffset = u16(this.seqOffset - 1);
+    this.highestIn = h.sequenceNumber;
+    this.baseIn = u16(h.sequenceNumber + 1);
+    if (advance > 1) this.lastSeq = u16(this.lastSeq + advance - 1);
+  }
+
+  /** Start a new mapping with the next packet (after a pause, a mute, a layer switch). */
+  resync(): void {
+    this.resyncPending = true;
+  }
+
   private remap(h: RtpHeaderIn): boolean {
     const seq = u16(this.lastSeq + 1);
     let ts: number;
@@ -140,22 +158,4 @@ export class RtpRewriter {
     this.outTs = ts;
     return true;
   }
-
-  skip(h: RtpHeaderIn): void {
-    this.dropped += 1;
-    if (!this.started || this.resyncPending || h.ssrc !== this.source) return;
-    if (seqDiff(h.sequenceNumber, this.highestIn) <= 0) return;
-    const advance = seqDiff(h.sequenceNumber, this.highestIn);
-    // Packets lost between highestIn and this one stay a gap; this one takes no number.
-    this.seqOffset = u16(this.seqOffset - 1);
-    this.highestIn = h.sequenceNumber;
-    this.baseIn = u16(h.sequenceNumber + 1);
-    if (advance > 1) this.lastSeq = u16(this.lastSeq + advance - 1);
-  }
-
-  /** Start a new mapping with the next packet (after a pause, a mute, a layer switch). */
-  resync(): void {
-    this.resyncPending = true;
-  }
-
 }
