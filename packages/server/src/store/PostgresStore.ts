@@ -40,7 +40,14 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** How long to wait for a connection before rejecting UNAVAILABLE. Default 5000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * Conversations with at least this many active members keep their messages in members' logs as
+   * runs (postgres/runs.ts) instead of one event row per member. Default 32, at least 2.
+   */
+  runThreshold?: number;
 }
+
+export const DEFAULT_PG_RUN_THRESHOLD = 32;
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -53,6 +60,7 @@ const types = {
 export class PostgresStore implements Store {
   private readonly pool: Pool;
   private readonly schema: string | undefined;
+  private readonly runThreshold: number;
   private closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -60,6 +68,8 @@ export class PostgresStore implements Store {
       throw new TypeError(`PostgresStore: schema must match ${SCHEMA_NAME}`);
     }
     this.schema = options.schema;
+    this.runThreshold = options.runThreshold ?? DEFAULT_PG_RUN_THRESHOLD;
+    if (!(this.runThreshold >= 2)) throw new RangeError(`runThreshold must be >= 2, got ${this.runThreshold}`);
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.max ?? 10,
@@ -239,7 +249,7 @@ export class PostgresStore implements Store {
 
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult> {
     if (batch.length === 0) return Promise.resolve({ outcomes: [], appended: new Map() });
-    return this.tx((c) => messages.appendMessages(c, batch));
+    return this.tx((c) => messages.appendMessages(c, batch, this.runThreshold));
   }
 
   history(conv: ConversationId, page: { before?: Seq; after?: Seq; limit: number }): Promise<{ messages: Message[]; more: boolean }> {
@@ -253,10 +263,7 @@ export class PostgresStore implements Store {
   }
 
   head(user: UserId): Promise<Cursor> {
-    return this.read(async (c) => {
-      const { rows } = await query<{ head: number }>(c, 'SELECT head FROM users WHERE id = $1', [user]);
-      return rows[0]?.head ?? 0;
-    });
+    return this.read((c) => log.headOf(c, user));
   }
 
   // --- receipts ---

@@ -11,9 +11,10 @@ import { after, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { ConversationId, UserId } from '@parley/protocol';
+import type { ConversationId, DeviceId, UserId } from '@parley/protocol';
 import { PostgresStore } from '../../src/store/PostgresStore.ts';
 import type { Store } from '../../src/store/Store.ts';
+import { runsModelHistory } from './runs-model.ts';
 import { storeSuite } from './suite.ts';
 
 const URL = process.env.PARLEY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -69,10 +70,75 @@ if (skip !== false) {
     },
   );
 
-  describe('PostgresStore across nodes', () => {
-    it('two nodes appending to one conversation get dense seqs and cursors', async () => {
+  storeSuite(
+    'PostgresStore (runs for every conversation)',
+    async () => {
       const schema = freshSchema();
-      const nodes = [0, 1].map(() => new PostgresStore({ connectionString: URL, schema, max: 4 }));
+      const store = new PostgresStore({ connectionString: URL, schema, max: 5, runThreshold: 2 });
+      schemas.set(store, schema);
+      return store;
+    },
+    async (store) => {
+      const schema = schemas.get(store);
+      schemas.delete(store);
+      if (schema) await dropSchema(schema);
+    },
+  );
+
+  describe('PostgreSQL runs: same answers as plain log rows', () => {
+    for (const seed of [1, 2, 3, 4]) {
+      it(`random history, seed ${seed}`, async () => {
+        const [a, b] = [freshSchema(), freshSchema()];
+        const runs = new PostgresStore({ connectionString: URL, schema: a, max: 3, runThreshold: 6 });
+        const rows = new PostgresStore({ connectionString: URL, schema: b, max: 3, runThreshold: 1_000_000 });
+        try {
+          await runsModelHistory(seed, 100, runs, rows, false);
+        } finally {
+          await Promise.all([dropSchema(a), dropSchema(b)]);
+        }
+      });
+    }
+
+    it('a message to a large group writes no per-member log row once the members are in runs', async () => {
+      const schema = freshSchema();
+      const store = new PostgresStore({ connectionString: URL, schema, max: 3, runThreshold: 8 });
+      try {
+        await store.migrate();
+        const users = Array.from({ length: 50 }, (_, i) => `m${i}` as UserId);
+        for (const u of users) await store.createUser({ id: u, handle: u, passwordHash: 'x', createdAt: 1 });
+        const conv = 'g-large' as ConversationId;
+        await store.createConversation({ id: conv, kind: 'group', name: 'large', createdAt: 1, by: users[0]!, members: users.map((u) => ({ user: u, admin: false })) });
+        const count = async (table: string) => Number((await admin.query(`SELECT count(*) AS n FROM "${schema}".${table}`)).rows[0].n);
+        const send = async (i: number) => (await store.appendMessages([{ conv, from: users[i % 50]!, cmid: `c${i}`, kind: 'text', body: 'x', ts: i }])).appended;
+        await send(0);
+        const rowsBefore = await count('events');
+        const runsBefore = await count('runs');
+        for (let i = 1; i <= 20; i++) assert.equal((await send(i)).size, 50, 'every member is still told, live');
+        assert.equal(await count('events'), rowsBefore, 'no message event rows');
+        assert.ok((await count('runs')) - runsBefore <= 20, 'at most one new run per message (its sender)');
+        assert.equal(await store.head(users[49]!), 1 + 21, 'the created event and 21 messages');
+        const log = await store.readLog(users[49]!, 0, 100);
+        assert.deepEqual(log.map((e) => e.c), Array.from({ length: 22 }, (_, i) => i + 1));
+        assert.deepEqual(log.slice(1).map((e) => (e.e.k === 'message' ? e.e.msg.seq : -1)), Array.from({ length: 21 }, (_, i) => i + 1));
+        // Acks: the first scans from cursor 0 (the created row, then the run); the next lies wholly
+        // inside the open run and is answered from it.
+        const delivered = async () => (await store.conversation(conv))?.members.find((m) => m.user === users[49])?.delivered;
+        await store.applyAcks([{ user: users[49]!, device: 'none' as DeviceId, cursor: 12 }]);
+        assert.equal(await delivered(), 11);
+        await store.applyAcks([{ user: users[49]!, device: 'none' as DeviceId, cursor: 15 }]);
+        assert.equal(await delivered(), 14);
+      } finally {
+        await store.close();
+        await dropSchema(schema);
+      }
+    });
+  });
+
+  describe('PostgresStore across nodes', () => {
+    for (const runThreshold of [undefined, 2]) {
+    it(`two nodes appending to one conversation get dense seqs and cursors${runThreshold ? ' (in runs)' : ''}`, async () => {
+      const schema = freshSchema();
+      const nodes = [0, 1].map(() => new PostgresStore({ connectionString: URL, schema, max: 4, ...(runThreshold ? { runThreshold } : {}) }));
       const [n1, n2] = nodes as [PostgresStore, PostgresStore];
       try {
         // Several nodes migrating a fresh schema at once: the advisory lock makes it safe.
@@ -94,7 +160,12 @@ if (skip !== false) {
         });
         // Retries of the same messages through the other node at the same time.
         calls.push(n1.appendMessages([{ conv, from: 'ua' as UserId, cmid: 'm0-0', kind: 'text', body: '0', ts: 1 }]));
+        // Acks from both nodes meanwhile: their receipts enter the senders' logs, closing runs.
+        const acks = Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? n1 : n2).applyAcks(users.map((user) => ({ user, device: `d-${user}` as DeviceId, cursor: 3 * i + 2 }))),
+        );
         const results = await Promise.all(calls);
+        await Promise.all(acks);
         const outcomes = results.flatMap((r) => r.outcomes);
         assert.equal(outcomes.filter((o) => o.ok && !o.duplicate).length, 120);
         const [original, retry] = [outcomes[0], outcomes.at(-1)];
@@ -110,7 +181,9 @@ if (skip !== false) {
           // 2 created + 120 messages, plus receipts as the senders' watermarks lift the minimum.
           const log = await n1.readLog(u, 0, 1000);
           assert.deepEqual(log.map((e) => e.c), Array.from({ length: log.length }, (_, i) => i + 1), `${u} cursors dense`);
-          assert.equal(log.filter((e) => e.e.k === 'message').length, 120);
+          const got = log.flatMap((e) => (e.e.k === 'message' ? [`${e.e.msg.conv}/${e.e.msg.seq}`] : []));
+          assert.equal(got.length, 120);
+          assert.equal(new Set(got).size, 120, `${u} has every message exactly once`);
           assert.equal(await n2.head(u), log.length);
         }
         // Reads from both nodes at once: watermarks end at the maximum, the minimum is consistent.
@@ -127,6 +200,7 @@ if (skip !== false) {
         await dropSchema(schema);
       }
     });
+    }
 
     it('replaces a pooled connection the server terminated', async () => {
       const schema = freshSchema();

@@ -1,7 +1,8 @@
 /**
  * Conversations and membership. Every change locks the conversation row first (the lock order
  * is conversations, then users), so membership is stable while messages get their seqs and
- * receipts are computed.
+ * receipts are computed. A member who leaves gets an event row, which closes its run on the
+ * conversation (runs.ts) before the next message could extend it.
  */
 import { ParleyError, type ConversationId, type UserId } from '@parley/protocol';
 import type { PoolClient } from 'pg';
@@ -85,6 +86,7 @@ const convEvent = (user: UserId, change: 'joined' | 'left' | 'removed' | 'member
  */
 export async function addMembers(client: PoolClient, conv: ConversationId, users: readonly UserId[], by: UserId, maxMembers: number): Promise<Appended> {
   const { lastSeq, active } = await lockGroup(client, conv);
+  const held = new Map([[conv as string, lastSeq]]);
   const isActive = new Set<string>(active);
   const added = [...new Set(users)].filter((u) => !isActive.has(u));
   if (added.length === 0) return new Map();
@@ -102,12 +104,12 @@ export async function addMembers(client: PoolClient, conv: ConversationId, users
   return appendEvents(client, [
     ...added.map((u) => convEvent(u, 'joined', conv, by)),
     ...active.map((u) => convEvent(u, 'members', conv, by)),
-  ]);
+  ], { held });
 }
 
 /** Leaving can advance the all-members minimum (the one who left may have lagged): receipts follow. */
 export async function removeMember(client: PoolClient, conv: ConversationId, user: UserId, by: UserId, change: 'left' | 'removed'): Promise<Appended> {
-  const { active } = await lockGroup(client, conv);
+  const { lastSeq, active } = await lockGroup(client, conv);
   if (!active.includes(user)) throw new ParleyError('NOT_MEMBER');
   await query(client, 'UPDATE members SET active = false, admin = false WHERE conv_id = $1 AND user_id = $2', [conv, user]);
   const receipts = await recomputeReceipts(client, [conv]);
@@ -115,24 +117,24 @@ export async function removeMember(client: PoolClient, conv: ConversationId, use
     convEvent(user, change, conv, by),
     ...active.filter((u) => u !== user).map((u) => convEvent(u, 'members', conv, by)),
     ...receipts,
-  ]);
+  ], { held: new Map([[conv as string, lastSeq]]) });
 }
 
 /** Appends `members` to every active member when the flag changed; nothing when it already had it. */
 export async function setAdmin(client: PoolClient, conv: ConversationId, user: UserId, admin: boolean, by: UserId): Promise<Appended> {
-  const { active } = await lockGroup(client, conv);
+  const { lastSeq, active } = await lockGroup(client, conv);
   if (!active.includes(user)) throw new ParleyError('NOT_MEMBER');
   const changed = await query(client, 'UPDATE members SET admin = $3 WHERE conv_id = $1 AND user_id = $2 AND admin <> $3', [conv, user, admin]);
   if (changed.rowCount === 0) return new Map();
-  return appendEvents(client, active.map((u) => convEvent(u, 'members', conv, by)));
+  return appendEvents(client, active.map((u) => convEvent(u, 'members', conv, by)), { held: new Map([[conv as string, lastSeq]]) });
 }
 
 /** Appends `renamed` to every active member when the name changed. */
 export async function rename(client: PoolClient, conv: ConversationId, name: string, by: UserId): Promise<Appended> {
-  const { active } = await lockGroup(client, conv);
+  const { lastSeq, active } = await lockGroup(client, conv);
   const changed = await query(client, 'UPDATE conversations SET name = $2 WHERE id = $1 AND name <> $2', [conv, name]);
   if (changed.rowCount === 0) return new Map();
-  return appendEvents(client, active.map((u) => convEvent(u, 'renamed', conv, by)));
+  return appendEvents(client, active.map((u) => convEvent(u, 'renamed', conv, by)), { held: new Map([[conv as string, lastSeq]]) });
 }
 
 interface SummaryRow extends ConversationRow {

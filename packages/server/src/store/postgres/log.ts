@@ -1,12 +1,14 @@
 /**
- * User event logs. Appending takes each recipient's `users` row lock and bumps `head` by the
- * number of its new events, so cursors stay dense and strictly increasing across nodes: the
- * lock serialises every writer of one user's log until commit.
+ * User event logs. A user's log is its event rows plus its runs (runs.ts): large groups' messages
+ * held as stretches of cursors instead of one row per member. Appending takes each recipient's
+ * `users` row lock and moves `head`, so cursors stay dense and strictly increasing across nodes:
+ * the lock serialises every writer of one user's log until commit. Members extending an open run
+ * on the conversation being appended to need no lock and no write.
  */
 import type { Cursor, CursorEvent, LogEvent, UserId } from '@parley/protocol';
 import type { PoolClient } from 'pg';
 import type { Appended } from '../Store.ts';
-import { lockRows } from './tx.ts';
+import { freeRunConv, planLog, type LogPlan, type OpenRun, type UserLogState } from './runs.ts';
 import { toCursorEvent, type EventRow } from './rows.ts';
 import { query } from './prepared.ts';
 
@@ -15,58 +17,115 @@ export interface PendingEvent {
   e: LogEvent;
 }
 
+/** What the caller's transaction already holds when it appends (see runs.ts for why it matters). */
+export interface LogScope {
+  /** Conversations whose row this transaction has locked, each with its last_seq before this transaction's own messages. */
+  held?: ReadonlyMap<string, number>;
+  /** Held conversations whose message events may go into runs (large groups being appended to). */
+  runConvs?: ReadonlySet<string>;
+}
+
+const OPEN_RUNS_OF = 'SELECT user_id, conv_id, base_cursor, first_seq FROM runs WHERE user_id = ANY($1::text[]) AND last_seq IS NULL';
+const OPEN_RUNS_ON = 'SELECT user_id, conv_id, base_cursor, first_seq FROM runs WHERE conv_id = ANY($1::text[]) AND last_seq IS NULL';
+
+async function openRuns(client: PoolClient, text: string, ids: readonly string[]): Promise<Map<string, OpenRun>> {
+  const { rows } = await query<{ user_id: string; conv_id: string; base_cursor: number; first_seq: number }>(client, text, [ids]);
+  return new Map(rows.map((r) => [r.user_id, { conv: r.conv_id, base: r.base_cursor, first: r.first_seq }]));
+}
+
+/** Locks conversations not held yet FOR SHARE (enough to stop their appends) and records their last_seq. */
+async function holdConvs(client: PoolClient, held: Map<string, number>, convs: Iterable<string>): Promise<void> {
+  const more = [...new Set(convs)].filter((c) => !held.has(c));
+  if (more.length === 0) return;
+  const { rows } = await query<{ id: string; last_seq: number }>(client,
+    'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE',
+    [more],
+  );
+  for (const r of rows) held.set(r.id, r.last_seq);
+}
+
 /**
- * Appends events in the given order (per user) with two statements whatever their number.
- * Events for users that do not exist are dropped. `locked`: the caller already holds the rows.
+ * Appends events in the given order (per user) with a fixed number of statements whatever their
+ * number: users whose events all extend their open run on a held conversation cost nothing; the
+ * others are locked (in id order), their runs read afresh, and everything is written in one
+ * statement. Events for users that do not exist are dropped.
  */
-export async function appendEvents(client: PoolClient, events: readonly PendingEvent[], locked = false): Promise<Appended> {
-  const appended: Appended = new Map();
-  if (events.length === 0) return appended;
-  const counts = new Map<UserId, number>();
-  const cols = { user: [] as string[], idx: [] as number[], kind: [] as string[], conv: [] as (string | null)[], seq: [] as (number | null)[], payload: [] as (string | null)[] };
-  for (const { user, e } of events) {
-    const idx = (counts.get(user) ?? 0) + 1;
-    counts.set(user, idx);
-    cols.user.push(user);
-    cols.idx.push(idx);
-    cols.kind.push(e.k);
+export async function appendEvents(client: PoolClient, events: readonly PendingEvent[], scope: LogScope = {}): Promise<Appended> {
+  if (events.length === 0) return new Map();
+  const byUser = new Map<UserId, number[]>();
+  events.forEach(({ user }, i) => {
+    const list = byUser.get(user);
+    if (list) list.push(i);
+    else byUser.set(user, [i]);
+  });
+  const held = new Map(scope.held ?? []);
+  const runConvs = scope.runConvs ?? new Set<string>();
+  const state = new Map<string, UserLogState>();
+  // Runs on a conversation this transaction holds cannot change under it.
+  const onHeld = runConvs.size > 0 ? await openRuns(client, OPEN_RUNS_ON, [...runConvs]) : new Map<string, OpenRun>();
+  const need: UserId[] = [];
+  for (const [user, indexes] of byUser) {
+    const run = onHeld.get(user);
+    if (run && freeRunConv(indexes, events, runConvs) === run.conv) state.set(user, { stored: run.base - 1, run });
+    else need.push(user);
+  }
+  if (need.length > 0) {
+    need.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const { rows } = await query<{ id: string; head: number }>(client,
+      'SELECT id, head FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
+      [need],
+    );
+    // Read after the lock: a user's runs change only under it.
+    const runs = await openRuns(client, OPEN_RUNS_OF, need);
+    await holdConvs(client, held, [...runs.values()].map((r) => r.conv));
+    for (const r of rows) state.set(r.id, { stored: r.head, run: runs.get(r.id) ?? null });
+  }
+  const plan = planLog({ byUser, events, state, lastSeqOf: (c) => held.get(c) ?? 0, runConvs });
+  if (plan.closes.length + plan.opens.length + plan.heads.length + plan.rows.length > 0) await writePlan(client, plan, events);
+  return plan.appended;
+}
+
+async function writePlan(client: PoolClient, plan: LogPlan, events: readonly PendingEvent[]): Promise<void> {
+  const rows = { user: [] as string[], cursor: [] as number[], kind: [] as string[], conv: [] as (string | null)[], seq: [] as (number | null)[], payload: [] as (string | null)[] };
+  for (const r of plan.rows) {
+    const e = events[r.index]!.e;
+    rows.user.push(r.user);
+    rows.cursor.push(r.cursor);
+    rows.kind.push(e.k);
     if (e.k === 'message') {
-      cols.conv.push(e.msg.conv);
-      cols.seq.push(e.msg.seq);
-      cols.payload.push(null);
+      rows.conv.push(e.msg.conv);
+      rows.seq.push(e.msg.seq);
+      rows.payload.push(null);
     } else {
-      cols.conv.push(e.conv);
-      cols.seq.push(null);
-      cols.payload.push(JSON.stringify(e));
+      rows.conv.push(e.conv);
+      rows.seq.push(null);
+      rows.payload.push(JSON.stringify(e));
     }
   }
-  const users = [...counts.keys()];
-  if (!locked) await lockRows(client, 'users', users);
-  const { rows } = await query<{ id: string; base: number }>(client,
-    `WITH h AS (
-       UPDATE users u SET head = u.head + v.n
-         FROM unnest($1::text[], $2::bigint[]) AS v(id, n)
-        WHERE u.id = v.id
-       RETURNING u.id, u.head - v.n AS base
-     ), ins AS (
-       INSERT INTO events (user_id, cursor, kind, conv_id, seq, payload)
-       SELECT e.user_id, h.base + e.idx, e.kind, e.conv_id, e.seq, e.payload::jsonb
-         FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[])
-              AS e(user_id, idx, kind, conv_id, seq, payload)
-         JOIN h ON h.id = e.user_id
+  const { closes, opens, heads } = plan;
+  await query(client,
+    `WITH closed AS (
+       UPDATE runs r SET last_seq = v.last_seq, end_cursor = v.end_cursor
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(user_id, base_cursor, last_seq, end_cursor)
+        WHERE r.user_id = v.user_id AND r.base_cursor = v.base_cursor
+     ), opened AS (
+       INSERT INTO runs (user_id, base_cursor, conv_id, first_seq, last_seq, end_cursor)
+       SELECT * FROM unnest($5::text[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
+     ), moved AS (
+       UPDATE users u SET head = v.head FROM unnest($11::text[], $12::bigint[]) AS v(id, head) WHERE u.id = v.id
      )
-     SELECT id, base FROM h`,
-    [users, users.map((u) => counts.get(u) ?? 0), cols.user, cols.idx, cols.kind, cols.conv, cols.seq, cols.payload],
+     INSERT INTO events (user_id, cursor, kind, conv_id, seq, payload)
+     SELECT e.user_id, e.cursor, e.kind, e.conv_id, e.seq, e.payload::jsonb
+       FROM unnest($13::text[], $14::bigint[], $15::text[], $16::text[], $17::bigint[], $18::text[])
+            AS e(user_id, cursor, kind, conv_id, seq, payload)`,
+    [
+      closes.map((c) => c.user), closes.map((c) => c.base), closes.map((c) => c.lastSeq), closes.map((c) => c.end),
+      opens.map((o) => o.user), opens.map((o) => o.base), opens.map((o) => o.conv), opens.map((o) => o.first),
+      opens.map((o) => o.lastSeq), opens.map((o) => o.end),
+      heads.map((h) => h.user), heads.map((h) => h.head),
+      rows.user, rows.cursor, rows.kind, rows.conv, rows.seq, rows.payload,
+    ],
   );
-  const base = new Map<string, number>(rows.map((r) => [r.id, r.base]));
-  events.forEach(({ user, e }, i) => {
-    const b = base.get(user);
-    if (b === undefined) return;
-    let list = appended.get(user);
-    if (!list) appended.set(user, (list = []));
-    list.push({ c: b + (cols.idx[i] ?? 0), e });
-  });
-  return appended;
 }
 
 /** Adds `more` into `into`, keeping each user's list in cursor order (later calls append later). */
@@ -79,16 +138,45 @@ export function mergeAppended(into: Appended, more: Appended): Appended {
   return into;
 }
 
+/** A user's head: its stored head plus its open run, which ends at the conversation's last seq. */
+export async function headOf(client: PoolClient, user: UserId): Promise<Cursor> {
+  const { rows } = await query<{ head: number }>(client,
+    `SELECT u.head + coalesce(c.last_seq - r.first_seq + 1, 0) AS head
+       FROM users u
+       LEFT JOIN runs r ON r.user_id = u.id AND r.last_seq IS NULL
+       LEFT JOIN conversations c ON c.id = r.conv_id
+      WHERE u.id = $1`,
+    [user],
+  );
+  return rows[0]?.head ?? 0;
+}
+
+/**
+ * Cursors after+1 .. after+limit (the log is dense), from event rows and from runs, in one
+ * statement so both come from one snapshot.
+ */
 export async function readLog(client: PoolClient, user: UserId, after: Cursor, limit: number): Promise<CursorEvent[]> {
+  const upTo = after + Math.max(0, limit);
   const { rows } = await query<EventRow>(client,
-    `SELECT e.cursor, e.kind, e.conv_id, e.seq, e.payload,
+    `WITH r AS (
+       SELECT r.conv_id, r.base_cursor, r.first_seq,
+              coalesce(r.end_cursor, r.base_cursor + c.last_seq - r.first_seq) AS end_cursor
+         FROM runs r JOIN conversations c ON c.id = r.conv_id
+        WHERE r.user_id = $1 AND (r.end_cursor > $2 OR r.last_seq IS NULL) AND r.base_cursor <= $3
+     )
+     SELECT e.cursor, e.kind, e.conv_id, e.seq, e.payload,
             m.sender AS m_sender, m.cmid AS m_cmid, m.kind AS m_kind, m.body AS m_body, m.ts AS m_ts
        FROM events e
        LEFT JOIN messages m ON e.kind = 'message' AND m.conv_id = e.conv_id AND m.seq = e.seq
-      WHERE e.user_id = $1 AND e.cursor > $2
-      ORDER BY e.cursor
-      LIMIT $3`,
-    [user, after, Math.max(0, limit)],
+      WHERE e.user_id = $1 AND e.cursor > $2 AND e.cursor <= $3
+     UNION ALL
+     SELECT r.base_cursor + m.seq - r.first_seq, 'message', m.conv_id, m.seq, NULL,
+            m.sender, m.cmid, m.kind, m.body, m.ts
+       FROM r JOIN messages m ON m.conv_id = r.conv_id
+        AND m.seq >= r.first_seq + greatest(r.base_cursor, $2 + 1) - r.base_cursor
+        AND m.seq <= r.first_seq + least(r.end_cursor, $3) - r.base_cursor
+     ORDER BY 1`,
+    [user, after, upTo],
   );
   return rows.map(toCursorEvent);
 }

@@ -32,7 +32,11 @@ interface ConvState {
 
 const keyOf = (m: { from: string; cmid: string }) => JSON.stringify([m.from, m.cmid]);
 
-export async function appendMessages(client: PoolClient, batch: readonly NewMessage[]): Promise<AppendResult> {
+/**
+ * `runThreshold`: conversations with at least this many active members put their message events
+ * in runs (runs.ts), so members whose log gets nothing else cost no write.
+ */
+export async function appendMessages(client: PoolClient, batch: readonly NewMessage[], runThreshold: number): Promise<AppendResult> {
   if (batch.length === 0) return { outcomes: [], appended: new Map() };
   const convIds = [...new Set(batch.map((m) => m.conv))];
   const locked = await query<{ id: string; last_seq: number; agg_delivered: number; agg_read: number }>(client,
@@ -115,7 +119,9 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
   for (const msg of fresh) {
     for (const user of convs.get(msg.conv)?.members.keys() ?? []) events.push({ user: user as UserId, e: { k: 'message', msg } });
   }
-  return { outcomes, appended: await appendEvents(client, [...events, ...receipts]) };
+  const held = new Map(locked.rows.map((r) => [r.id, r.last_seq]));
+  const runConvs = new Set(touched.filter(([, c]) => c.members.size >= runThreshold).map(([id]) => id));
+  return { outcomes, appended: await appendEvents(client, [...events, ...receipts], { held, runConvs }) };
 }
 
 export async function history(

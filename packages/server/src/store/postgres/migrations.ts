@@ -80,4 +80,21 @@ export const postgresMigrations: readonly string[] = [
     PRIMARY KEY (user_id, cursor)
   );
   `,
+  // 2: runs (runs.ts): a large group's messages in a member's log as stretches of cursors.
+  `
+  CREATE TABLE runs (
+    user_id text NOT NULL,
+    -- cursor of the run's first message in the user's log
+    base_cursor bigint NOT NULL,
+    conv_id text NOT NULL,
+    first_seq bigint NOT NULL,
+    -- null while the run is open (it then ends at the conversation's last_seq)
+    last_seq bigint,
+    end_cursor bigint,
+    PRIMARY KEY (user_id, base_cursor)
+  );
+  -- at most one open run per user (kept by the writers, who hold the user's row lock)
+  CREATE INDEX runs_open_user ON runs (user_id) WHERE last_seq IS NULL;
+  CREATE INDEX runs_open_conv ON runs (conv_id) WHERE last_seq IS NULL;
+  `,
 ];

@@ -70,7 +70,7 @@ async function moveWatermarks(client: PoolClient, moves: readonly Move[]) {
   }
   const list = [...merged.values()];
   const convIds = [...new Set(list.map((m) => m.conv))];
-  if (list.length === 0) return { reads: [], receipts: [] };
+  if (list.length === 0) return { reads: [], receipts: [], held: new Map<string, number>() };
   const locked = await query<{ id: string; last_seq: number }>(client,
     'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
     [convIds],
@@ -97,27 +97,35 @@ async function moveWatermarks(client: PoolClient, moves: readonly Move[]) {
     .filter((r) => r.read > r.old_read)
     .map((r) => ({ user: r.user_id as UserId, conv: r.conv_id as ConversationId, seq: r.read }));
   const changed = [...new Set(rows.map((r) => r.conv_id))];
-  return { reads, receipts: await recomputeReceipts(client, changed) };
+  return { reads, receipts: await recomputeReceipts(client, changed), held: lastSeq };
 }
 
 export async function applyReads(client: PoolClient, batch: readonly ReadRequest[]): Promise<Appended> {
-  const { reads, receipts } = await moveWatermarks(
+  const { reads, receipts, held } = await moveWatermarks(
     client,
     batch.map((r) => ({ conv: r.conv, user: r.user, delivered: r.seq, read: r.seq })),
   );
   const events: PendingEvent[] = reads.map((r) => ({ user: r.user, e: { k: 'read', conv: r.conv, seq: r.seq } }));
-  return appendEvents(client, [...events, ...receipts]);
+  return appendEvents(client, [...events, ...receipts], { held });
 }
 
 export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]): Promise<Appended> {
   if (batch.length === 0) return new Map();
   const userIds = [...new Set(batch.map((a) => a.user))];
-  // Unlocked read: head only grows, and events up to a committed head never change.
-  const heads = await query<{ id: string; head: number; delivered_cursor: number }>(client,
-    'SELECT id, head, delivered_cursor FROM users WHERE id = ANY($1::text[])',
+  // Unlocked read: the effective head (runs.ts) only grows, and events up to a committed head
+  // never change.
+  const heads = await query<{ id: string; stored: number; delivered_cursor: number; conv_id: string | null; base_cursor: number | null; first_seq: number | null; last_seq: number | null }>(client,
+    `SELECT u.id, u.head AS stored, u.delivered_cursor, r.conv_id, r.base_cursor, r.first_seq, c.last_seq
+       FROM users u
+       LEFT JOIN runs r ON r.user_id = u.id AND r.last_seq IS NULL
+       LEFT JOIN conversations c ON c.id = r.conv_id
+      WHERE u.id = ANY($1::text[])`,
     [userIds],
   );
-  const user = new Map(heads.rows.map((r) => [r.id, { head: r.head, from: r.delivered_cursor, to: 0 }]));
+  const user = new Map(heads.rows.map((r) => {
+    const run = r.conv_id === null ? null : { conv: r.conv_id, base: r.base_cursor!, first: r.first_seq! };
+    return [r.id, { head: r.stored + (run ? r.last_seq! - run.first + 1 : 0), stored: r.stored, run, from: r.delivered_cursor, to: 0 }];
+  }));
   const devices = new Map<string, { user: string; cursor: number }>();
   for (const a of batch) {
     const u = user.get(a.user);
@@ -127,29 +135,47 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
     const d = devices.get(a.device);
     if (!d || d.cursor < cursor) devices.set(a.device, { user: a.user, cursor });
   }
-  const scan = [...user].filter(([, u]) => u.to > u.from);
-  const covered = await query<{ user_id: string; conv_id: string; seq: number }>(client,
+  const moved = [...user].filter(([, u]) => u.to > u.from);
+  // A range wholly inside the user's open run (every cursor above the stored head is in it) covers
+  // that run's messages up to `to` and no row: answered without a read. The common case for a
+  // large group's members, who ack one message of the run after another.
+  const inRun: { user_id: string; conv_id: string; seq: number }[] = [];
+  const scan: typeof moved = [];
+  for (const m of moved) {
+    const [id, u] = m;
+    if (u.run && u.from >= u.stored) inRun.push({ user_id: id, conv_id: u.run.conv, seq: u.run.first + (u.to - u.run.base) });
+    else scan.push(m);
+  }
+  const covered = scan.length === 0 ? [] : (await query<{ user_id: string; conv_id: string; seq: number }>(client,
     `SELECT e.user_id, e.conv_id, max(e.seq) AS seq
        FROM events e
        JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(user_id, lo, hi)
          ON e.user_id = v.user_id AND e.cursor > v.lo AND e.cursor <= v.hi
       WHERE e.kind = 'message'
-      GROUP BY e.user_id, e.conv_id`,
+      GROUP BY e.user_id, e.conv_id
+     UNION ALL
+     SELECT r.user_id, r.conv_id,
+            max(r.first_seq + least(v.hi, coalesce(r.end_cursor, r.base_cursor + c.last_seq - r.first_seq)) - r.base_cursor)
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(user_id, lo, hi)
+       JOIN runs r ON r.user_id = v.user_id AND (r.end_cursor > v.lo OR r.last_seq IS NULL) AND r.base_cursor <= v.hi
+       JOIN conversations c ON c.id = r.conv_id
+      GROUP BY r.user_id, r.conv_id`,
     [scan.map(([id]) => id), scan.map(([, u]) => u.from), scan.map(([, u]) => u.to)],
-  );
-  const { receipts } = await moveWatermarks(
+  )).rows;
+  // One move per member and conversation: the highest (moveWatermarks merges duplicates).
+  const { receipts, held } = await moveWatermarks(
     client,
-    covered.rows.map((r) => ({ conv: r.conv_id as ConversationId, user: r.user_id as UserId, delivered: r.seq, read: 0 })),
+    [...inRun, ...covered].map((r) => ({ conv: r.conv_id as ConversationId, user: r.user_id as UserId, delivered: r.seq, read: 0 })),
   );
-  await lockRows(client, 'users', [...new Set([...scan.map(([id]) => id), ...receipts.map((r) => r.user)])]);
-  if (scan.length > 0) {
+  await lockRows(client, 'users', [...new Set([...moved.map(([id]) => id), ...receipts.map((r) => r.user)])]);
+  if (moved.length > 0) {
     await query(client,
       `UPDATE users u SET delivered_cursor = greatest(u.delivered_cursor, v.c)
          FROM unnest($1::text[], $2::bigint[]) AS v(id, c) WHERE u.id = v.id`,
-      [scan.map(([id]) => id), scan.map(([, u]) => u.to)],
+      [moved.map(([id]) => id), moved.map(([, u]) => u.to)],
     );
   }
-  const appended = await appendEvents(client, receipts, true);
+  const appended = await appendEvents(client, receipts, { held });
   const devs = [...devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   await lockRows(client, 'devices', devs.map(([id]) => id));
   await query(client,
