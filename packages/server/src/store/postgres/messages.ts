@@ -53,7 +53,9 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
     [keys.map((m) => m.from), keys.map((m) => m.cmid)],
   );
   const members = await query<{ conv_id: string; user_id: string; delivered: number; read: number }>(client,
-    'SELECT conv_id, user_id, delivered, read FROM members WHERE conv_id = ANY($1::text[]) AND active',
+    `SELECT m.conv_id, m.user_id, greatest(m.delivered, coalesce(d.delivered, 0)) AS delivered, m.read
+       FROM members m LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id
+      WHERE m.conv_id = ANY($1::text[]) AND m.active`,
     [[...convs.keys()]],
   );
   for (const r of members.rows) convs.get(r.conv_id)?.members.set(r.user_id, { delivered: r.delivered, read: r.read });

@@ -97,4 +97,23 @@ export const postgresMigrations: readonly string[] = [
   CREATE INDEX runs_open_user ON runs (user_id) WHERE last_seq IS NULL;
   CREATE INDEX runs_open_conv ON runs (conv_id) WHERE last_seq IS NULL;
   `,
+  // 3: what acks write moves to tables of their own, which appends never lock: a 1,024-member
+  // group acks ~1,000 times per message, and those row writes no longer wait for (or hold) the
+  // conversation's row lock (receipts.ts).
+  `
+  CREATE TABLE user_acks (
+    user_id text PRIMARY KEY,
+    -- acks up to here were already folded into the delivered watermarks (a scan lower bound)
+    delivered_cursor bigint NOT NULL
+  );
+  INSERT INTO user_acks (user_id, delivered_cursor) SELECT id, delivered_cursor FROM users WHERE delivered_cursor > 0;
+  ALTER TABLE users DROP COLUMN delivered_cursor;
+  -- a member's delivered watermark is greatest(members.delivered, deliveries.delivered)
+  CREATE TABLE deliveries (
+    conv_id text NOT NULL,
+    user_id text NOT NULL,
+    delivered bigint NOT NULL,
+    PRIMARY KEY (conv_id, user_id)
+  );
+  `,
 ];

@@ -5,14 +5,17 @@
  * (old agg_delivered, new] or (old agg_read, new] — gets one `receipt` event with the new minimums.
  * The scan is bounded by how far the minimums moved, not by how much history is still unread.
  *
- * Lock order (shared with every writer): conversations, then users, then devices, each sorted by id.
- * Member rows are only written under their conversation's row lock.
+ * Lock order (shared with every writer): conversations, then users, each sorted by id. Member rows
+ * are only written under their conversation's row lock. Acks are the exception by design: what
+ * they write (devices.acked, user_acks, deliveries: a member's delivered watermark is
+ * greatest(members.delivered, deliveries.delivered)) no other writer touches, so they write it
+ * first, in key order, and lock the conversations only to recompute the minimums and append the
+ * receipts: a large group's ~1,000 acks per message never hold the lock its appends need.
  */
 import type { ConversationId, UserId } from '@parley/protocol';
 import type { PoolClient } from 'pg';
 import type { AckRequest, Appended, ReadRequest } from '../Store.ts';
 import { appendEvents, type PendingEvent } from './log.ts';
-import { lockRows } from './tx.ts';
 import { query } from './prepared.ts';
 
 interface Move {
@@ -30,8 +33,9 @@ export async function recomputeReceipts(client: PoolClient, convs: readonly stri
   if (convs.length === 0) return [];
   const { rows } = await query<{ id: string; d: number; r: number; sender: string }>(client,
     `WITH mins AS (
-       SELECT conv_id, min(delivered) AS d, min(read) AS r FROM members
-        WHERE conv_id = ANY($1::text[]) AND active GROUP BY conv_id
+       SELECT m.conv_id, min(greatest(m.delivered, coalesce(d.delivered, 0))) AS d, min(m.read) AS r
+         FROM members m LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id
+        WHERE m.conv_id = ANY($1::text[]) AND m.active GROUP BY m.conv_id
      ), adv AS (
        SELECT c.id, c.agg_delivered AS old_d, c.agg_read AS old_r, greatest(c.agg_delivered, mins.d) AS d, greatest(c.agg_read, mins.r) AS r
          FROM conversations c JOIN mins ON mins.conv_id = c.id
@@ -115,8 +119,9 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
   // Unlocked read: the effective head (runs.ts) only grows, and events up to a committed head
   // never change.
   const heads = await query<{ id: string; stored: number; delivered_cursor: number; conv_id: string | null; base_cursor: number | null; first_seq: number | null; last_seq: number | null }>(client,
-    `SELECT u.id, u.head AS stored, u.delivered_cursor, r.conv_id, r.base_cursor, r.first_seq, c.last_seq
+    `SELECT u.id, u.head AS stored, coalesce(a.delivered_cursor, 0) AS delivered_cursor, r.conv_id, r.base_cursor, r.first_seq, c.last_seq
        FROM users u
+       LEFT JOIN user_acks a ON a.user_id = u.id
        LEFT JOIN runs r ON r.user_id = u.id AND r.last_seq IS NULL
        LEFT JOIN conversations c ON c.id = r.conv_id
       WHERE u.id = ANY($1::text[])`,
@@ -162,35 +167,60 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
       GROUP BY r.user_id, r.conv_id`,
     [scan.map(([id]) => id), scan.map(([, u]) => u.from), scan.map(([, u]) => u.to)],
   )).rows;
-  // One move per member and conversation: the highest (moveWatermarks merges duplicates).
-  const { receipts, held } = await moveWatermarks(
-    client,
-    [...inRun, ...covered].map((r) => ({ conv: r.conv_id as ConversationId, user: r.user_id as UserId, delivered: r.seq, read: 0 })),
-  );
-  await lockRows(client, 'users', [...new Set([...moved.map(([id]) => id), ...receipts.map((r) => r.user)])]);
-  if (moved.length > 0) {
-    await query(client,
-      `UPDATE users u SET delivered_cursor = greatest(u.delivered_cursor, v.c)
-         FROM unnest($1::text[], $2::bigint[]) AS v(id, c) WHERE u.id = v.id`,
-      [moved.map(([id]) => id), moved.map(([, u]) => u.to)],
-    );
-  }
-  const appended = await appendEvents(client, receipts, { held });
   const devs = [...devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  await lockRows(client, 'devices', devs.map(([id]) => id));
-  await query(client,
-    `UPDATE devices d SET acked = v.c
-       FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, user_id, c)
-      WHERE d.id = v.id AND d.user_id = v.user_id AND v.c > d.acked`,
-    [devs.map(([id]) => id), devs.map(([, d]) => d.user), devs.map(([, d]) => d.cursor)],
+  const acks = moved.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // One delivered move per member and conversation, the highest, in key order.
+  const best = new Map<string, { conv: string; user: string; seq: number }>();
+  for (const r of [...inRun, ...covered]) {
+    const k = JSON.stringify([r.conv_id, r.user_id]);
+    const b = best.get(k);
+    if (!b || b.seq < r.seq) best.set(k, { conv: r.conv_id, user: r.user_id, seq: r.seq });
+  }
+  const moves = [...best].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
+  // Rows only acks write (devices, user_acks, deliveries), each set in key order, before any
+  // conversation lock: appends never wait for them. Only members still active move.
+  const { rows: advanced } = await query<{ conv_id: string }>(client,
+    `WITH dev AS (
+       UPDATE devices d SET acked = v.c
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, user_id, c)
+        WHERE d.id = v.id AND d.user_id = v.user_id AND v.c > d.acked
+     ), cur AS (
+       INSERT INTO user_acks (user_id, delivered_cursor)
+       SELECT * FROM unnest($4::text[], $5::bigint[]) AS v(user_id, c) ORDER BY 1
+       ON CONFLICT (user_id) DO UPDATE SET delivered_cursor = excluded.delivered_cursor
+        WHERE user_acks.delivered_cursor < excluded.delivered_cursor
+     )
+     INSERT INTO deliveries (conv_id, user_id, delivered)
+     SELECT v.conv_id, v.user_id, v.seq
+       FROM unnest($6::text[], $7::text[], $8::bigint[]) AS v(conv_id, user_id, seq)
+       JOIN members m ON m.conv_id = v.conv_id AND m.user_id = v.user_id AND m.active AND m.delivered < v.seq
+      ORDER BY 1, 2
+     ON CONFLICT (conv_id, user_id) DO UPDATE SET delivered = excluded.delivered
+      WHERE deliveries.delivered < excluded.delivered
+     RETURNING conv_id`,
+    [
+      devs.map(([id]) => id), devs.map(([, d]) => d.user), devs.map(([, d]) => d.cursor),
+      acks.map(([id]) => id), acks.map(([, u]) => u.to),
+      moves.map((m) => m.conv), moves.map((m) => m.user), moves.map((m) => m.seq),
+    ],
   );
+  const convs = [...new Set(advanced.map((r) => r.conv_id))].sort();
+  if (convs.length === 0) return new Map();
+  // The minimums and the receipts under the conversations' locks, held only for that.
+  const locked = await query<{ id: string; last_seq: number }>(client,
+    'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
+    [convs],
+  );
+  const receipts = await recomputeReceipts(client, convs);
+  const appended = await appendEvents(client, receipts, { held: new Map(locked.rows.map((r) => [r.id, r.last_seq])) });
   return appended;
 }
 
 export async function messageInfo(client: PoolClient, conv: ConversationId, seq: number) {
   const { rows } = await query<{ user_id: string; handle: string; delivered: boolean; read: boolean }>(client,
-    `SELECT m.user_id, u.handle, m.delivered >= $2 AS delivered, m.read >= $2 AS read
+    `SELECT m.user_id, u.handle, greatest(m.delivered, coalesce(d.delivered, 0)) >= $2 AS delivered, m.read >= $2 AS read
        FROM members m JOIN users u ON u.id = m.user_id
+       LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id
       WHERE m.conv_id = $1 AND m.active
       ORDER BY m.joined_at, m.user_id`,
     [conv, seq],

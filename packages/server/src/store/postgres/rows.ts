@@ -20,9 +20,11 @@ export type EventRow = SharedEventRow<LogEvent>;
 export const CONVERSATION_COLUMNS = `
   c.id, c.kind, c.name, c.created_at, c.last_seq, c.active_at, c.agg_delivered, c.agg_read,
   (SELECT coalesce(json_agg(json_build_object(
-      'user', m.user_id, 'handle', u.handle, 'admin', m.admin, 'delivered', m.delivered,
+      'user', m.user_id, 'handle', u.handle, 'admin', m.admin,
+      'delivered', greatest(m.delivered, coalesce(d.delivered, 0)),
       'read', m.read, 'joinedAt', m.joined_at) ORDER BY m.joined_at, m.user_id), '[]'::json)
      FROM members m JOIN users u ON u.id = m.user_id
+     LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id
     WHERE m.conv_id = c.id AND m.active) AS members`;
 
 export function toConversation(r: ConversationRow): ConversationRecord {
