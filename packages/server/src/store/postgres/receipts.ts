@@ -117,13 +117,18 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
   if (batch.length === 0) return new Map();
   const userIds = [...new Set(batch.map((a) => a.user))];
   // Unlocked read: the effective head (runs.ts) only grows, and events up to a committed head
-  // never change.
+  // never change. One statement, so runs and last_seq come from one snapshot. The run is looked up
+  // per user (LATERAL ... LIMIT 1, an index probe whatever the table statistics say: on a fresh
+  // schema the planner took runs for 5 rows and filtered 1,024 x 1,024 pairs, 36 ms per call).
   const heads = await query<{ id: string; stored: number; delivered_cursor: number; conv_id: string | null; base_cursor: number | null; first_seq: number | null; last_seq: number | null }>(client,
-    `SELECT u.id, u.head AS stored, coalesce(a.delivered_cursor, 0) AS delivered_cursor, r.conv_id, r.base_cursor, r.first_seq, c.last_seq
+    `SELECT u.id, u.head AS stored, coalesce(a.delivered_cursor, 0) AS delivered_cursor, r.conv_id, r.base_cursor, r.first_seq, r.last_seq
        FROM users u
        LEFT JOIN user_acks a ON a.user_id = u.id
-       LEFT JOIN runs r ON r.user_id = u.id AND r.last_seq IS NULL
-       LEFT JOIN conversations c ON c.id = r.conv_id
+       LEFT JOIN LATERAL (
+         SELECT x.conv_id, x.base_cursor, x.first_seq, c.last_seq
+           FROM runs x JOIN conversations c ON c.id = x.conv_id
+          WHERE x.user_id = u.id AND x.last_seq IS NULL LIMIT 1
+       ) r ON true
       WHERE u.id = ANY($1::text[])`,
     [userIds],
   );
