@@ -50,6 +50,23 @@ describe('RedisRouter', { skip }, () => {
     assert.deepEqual(await a.nodesOf([]), new Map());
   });
 
+  test('nodesOf answers a large group in order, across its chunks of users', async () => {
+    const a = router();
+    const b = router();
+    // 1,300 users (three script calls of at most 512): every third on A, every fifth on B, some on
+    // neither; asked for in a shuffled order, with one user asked twice.
+    const users = Array.from({ length: 1300 }, (_, i) => user(`g${i}`));
+    const expect: Record<string, string[]> = {};
+    for (const [i, u] of users.entries()) {
+      const nodes = [...(i % 3 === 0 ? ['A'] : []), ...(i % 5 === 0 ? ['B'] : [])];
+      for (const n of nodes) await (n === 'A' ? a : b).attach(u, n);
+      if (nodes.length > 0) expect[u] = nodes;
+    }
+    const asked = [...users].reverse();
+    asked.splice(700, 0, users[0]!);
+    assert.deepEqual(sorted(await b.nodesOf(asked)), expect);
+  });
+
   test("a dead node's entries expire; a heartbeating node's stay", async () => {
     const dead = router({ ttlMs: 300 });
     const alive = router({ ttlMs: 300 });
