@@ -8,83 +8,28 @@
  * Same contract as SqliteStore (it runs SqliteStore's code on both sides). Nothing is cached
  * across transactions, so several processes may open the same database file.
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { ParleyError, isErrorCode } from '@parley/protocol';
 import { SqliteStore } from './SqliteStore.ts';
 import type { Store } from './Store.ts';
-import type { WorkerReply, WorkerRequest } from './sqlite/worker.ts';
+import { WorkerClient } from './WorkerClient.ts';
 
 export interface SqliteWorkerStoreOptions {
   /** Database file (not ':memory:': both threads must open the same database). */
   path: string;
 }
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
-
-/** Under tsx the worker must register the TypeScript loader before importing the .ts entry. */
-function workerSource(entry: URL): string {
-  const load = `import(${JSON.stringify(entry.href)})`;
-  return entry.pathname.endsWith('.ts') ? `import('tsx/esm/api').then((m) => { m.register(); return ${load}; })` : load;
-}
-
 export class SqliteWorkerStore implements Store {
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
+  private readonly writer: WorkerClient;
   private readonly reader: SqliteStore;
-  private readonly pending = new Map<number, Pending>();
-  private outbox: WorkerRequest[] = [];
-  private nextId = 1;
-  private dead: Error | null = null;
   private closed: Promise<void> | null = null;
 
   constructor(options: SqliteWorkerStoreOptions) {
     if (options.path === ':memory:') throw new RangeError('SqliteWorkerStore needs a database file');
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    this.worker = new Worker(workerSource(new URL('./sqlite/worker.ts', import.meta.url)), {
-      eval: true,
-      workerData: { path: options.path, port: port2 },
-      transferList: [port2],
-    });
-    this.port.on('message', (replies: WorkerReply[]) => {
-      for (const r of replies) this.settle(r);
-    });
-    this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => this.fail(new Error(`store worker exited with ${code}`)));
+    this.writer = new WorkerClient(new URL('./sqlite/worker.ts', import.meta.url), { path: options.path });
     this.reader = new SqliteStore({ path: options.path });
   }
 
-  private settle(r: WorkerReply): void {
-    const p = this.pending.get(r.id);
-    if (!p) return;
-    this.pending.delete(r.id);
-    if (r.ok) p.resolve(r.value);
-    else p.reject(r.code !== null && isErrorCode(r.code) ? new ParleyError(r.code, r.message) : new Error(r.message));
-  }
-
-  /** A dead writer is a store outage: everything waiting on it fails as retryable. */
-  private fail(err: Error): void {
-    if (this.dead) return;
-    this.dead = err;
-    const e = new ParleyError('UNAVAILABLE', `store: ${err.message}`);
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
-  }
-
-  /** Requests of one tick leave in one message; the worker may merge several into one commit. */
   private call<T>(method: keyof Store, args: unknown[]): Promise<T> {
-    if (this.dead) return Promise.reject(new ParleyError('UNAVAILABLE', `store: ${this.dead.message}`));
-    return new Promise<T>((resolve, reject) => {
-      const id = this.nextId++;
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      if (this.outbox.push({ id, method, args }) === 1) {
-        process.nextTick(() => {
-          const batch = this.outbox;
-          this.outbox = [];
-          this.port.postMessage(batch);
-        });
-      }
-    });
+    return this.writer.call<T>(method, args);
   }
 
   migrate(): Promise<void> {
@@ -93,10 +38,9 @@ export class SqliteWorkerStore implements Store {
 
   async close(): Promise<void> {
     this.closed ??= (async () => {
-      if (!this.dead) await this.call('close', []).catch(() => {});
+      if (!this.writer.failed) await this.call('close', []).catch(() => {});
       await this.reader.close();
-      this.port.close();
-      await this.worker.terminate();
+      await this.writer.terminate();
     })();
     return this.closed;
   }

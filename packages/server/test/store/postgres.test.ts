@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { ConversationId, DeviceId, UserId } from '@parley/protocol';
 import { PostgresStore } from '../../src/store/PostgresStore.ts';
+import { PostgresWorkerStore } from '../../src/store/PostgresWorkerStore.ts';
 import type { Store } from '../../src/store/Store.ts';
 import { runsModelHistory } from './runs-model.ts';
 import { storeSuite } from './suite.ts';
@@ -75,6 +76,21 @@ if (skip !== false) {
     async () => {
       const schema = freshSchema();
       const store = new PostgresStore({ connectionString: URL, schema, max: 5, runThreshold: 2 });
+      schemas.set(store, schema);
+      return store;
+    },
+    async (store) => {
+      const schema = schemas.get(store);
+      schemas.delete(store);
+      if (schema) await dropSchema(schema);
+    },
+  );
+
+  storeSuite(
+    'PostgresWorkerStore (the client in a worker thread)',
+    async () => {
+      const schema = freshSchema();
+      const store = new PostgresWorkerStore({ connectionString: URL, schema, max: 5 });
       schemas.set(store, schema);
       return store;
     },

@@ -6,25 +6,11 @@
  * commits, the next one queues up, so the group size grows with the load by itself.
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { ParleyError } from '@parley/protocol';
 import { SqliteStore } from '../SqliteStore.ts';
-import type { Store } from '../Store.ts';
-
-export interface WorkerRequest {
-  id: number;
-  method: keyof Store;
-  args: unknown[];
-}
-
-export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; code: string | null; message: string };
+import { failure, type WorkerReply, type WorkerRequest } from '../worker-protocol.ts';
 
 const { path, port } = workerData as { path: string; port: MessagePort };
 const store = new SqliteStore({ path });
-
-function failure(id: number, err: unknown): WorkerReply {
-  if (err instanceof ParleyError) return { id, ok: false, code: err.code, message: err.message };
-  return { id, ok: false, code: null, message: err instanceof Error ? err.message : String(err) };
-}
 
 async function run(requests: WorkerRequest[]): Promise<void> {
   let settled: Promise<unknown>[];
