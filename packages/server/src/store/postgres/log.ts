@@ -23,10 +23,16 @@ export interface LogScope {
   held?: ReadonlyMap<string, number>;
   /** Held conversations whose message events may go into runs (large groups being appended to). */
   runConvs?: ReadonlySet<string>;
+  /**
+   * The open runs on `runConvs` per user, read by the caller under the lock (they cannot change
+   * under it): users whose events all extend one of them need no lock and no write.
+   */
+  openOnHeld?: ReadonlyMap<string, OpenRun>;
+  /** Users the caller has locked already (FOR NO KEY UPDATE), with `users.head` as the lock returned it. */
+  lockedHeads?: ReadonlyMap<string, number>;
 }
 
 const OPEN_RUNS_OF = 'SELECT user_id, conv_id, base_cursor, first_seq FROM runs WHERE user_id = ANY($1::text[]) AND last_seq IS NULL';
-const OPEN_RUNS_ON = 'SELECT user_id, conv_id, base_cursor, first_seq FROM runs WHERE conv_id = ANY($1::text[]) AND last_seq IS NULL';
 
 async function openRuns(client: PoolClient, text: string, ids: readonly string[]): Promise<Map<string, OpenRun>> {
   const { rows } = await query<{ user_id: string; conv_id: string; base_cursor: number; first_seq: number }>(client, text, [ids]);
@@ -50,35 +56,58 @@ async function holdConvs(client: PoolClient, held: Map<string, number>, convs: I
  * others are locked (in id order), their runs read afresh, and everything is written in one
  * statement. Events for users that do not exist are dropped.
  */
-export async function appendEvents(client: PoolClient, events: readonly PendingEvent[], scope: LogScope = {}): Promise<Appended> {
-  if (events.length === 0) return new Map();
+function byUserOf(events: readonly PendingEvent[]): Map<UserId, number[]> {
   const byUser = new Map<UserId, number[]>();
   events.forEach(({ user }, i) => {
     const list = byUser.get(user);
     if (list) list.push(i);
     else byUser.set(user, [i]);
   });
+  return byUser;
+}
+
+/** The users appendEvents must lock for these events, in lock (id) order. */
+export function usersToLock(events: readonly PendingEvent[], scope: LogScope): UserId[] {
+  const runConvs = scope.runConvs ?? new Set<string>();
+  const onHeld = scope.openOnHeld ?? new Map<string, OpenRun>();
+  const need: UserId[] = [];
+  for (const [user, indexes] of byUserOf(events)) {
+    const run = onHeld.get(user);
+    if (!run || freeRunConv(indexes, events, runConvs) !== run.conv) need.push(user);
+  }
+  return need.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export async function appendEvents(client: PoolClient, events: readonly PendingEvent[], scope: LogScope = {}): Promise<Appended> {
+  if (events.length === 0) return new Map();
+  const byUser = byUserOf(events);
   const held = new Map(scope.held ?? []);
   const runConvs = scope.runConvs ?? new Set<string>();
+  const onHeld = scope.openOnHeld ?? new Map<string, OpenRun>();
   const state = new Map<string, UserLogState>();
-  // Runs on a conversation this transaction holds cannot change under it.
-  const onHeld = runConvs.size > 0 ? await openRuns(client, OPEN_RUNS_ON, [...runConvs]) : new Map<string, OpenRun>();
-  const need: UserId[] = [];
-  for (const [user, indexes] of byUser) {
+  const need = usersToLock(events, scope);
+  const needSet = new Set<string>(need);
+  for (const [user] of byUser) {
     const run = onHeld.get(user);
-    if (run && freeRunConv(indexes, events, runConvs) === run.conv) state.set(user, { stored: run.base - 1, run });
-    else need.push(user);
+    if (run && !needSet.has(user)) state.set(user, { stored: run.base - 1, run });
   }
   if (need.length > 0) {
-    need.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const { rows } = await query<{ id: string; head: number }>(client,
-      'SELECT id, head FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
-      [need],
-    );
+    const heads = new Map(scope.lockedHeads ?? []);
+    const more = need.filter((u) => !heads.has(u));
+    if (more.length > 0) {
+      const { rows } = await query<{ id: string; head: number }>(client,
+        'SELECT id, head FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
+        [more],
+      );
+      for (const r of rows) heads.set(r.id, r.head);
+    }
     // Read after the lock: a user's runs change only under it.
     const runs = await openRuns(client, OPEN_RUNS_OF, need);
     await holdConvs(client, held, [...runs.values()].map((r) => r.conv));
-    for (const r of rows) state.set(r.id, { stored: r.head, run: runs.get(r.id) ?? null });
+    for (const u of need) {
+      const head = heads.get(u);
+      if (head !== undefined) state.set(u, { stored: head, run: runs.get(u) ?? null });
+    }
   }
   const plan = planLog({ byUser, events, state, lastSeqOf: (c) => held.get(c) ?? 0, runConvs });
   if (plan.closes.length + plan.opens.length + plan.heads.length + plan.rows.length > 0) await writePlan(client, plan, events);

@@ -14,7 +14,8 @@
 import type { ConversationId, Message, UserId } from '@parley/protocol';
 import type { PoolClient } from 'pg';
 import type { AppendOutcome, AppendResult, NewMessage } from '../Store.ts';
-import { appendEvents, type PendingEvent } from './log.ts';
+import { appendEvents, usersToLock, type PendingEvent } from './log.ts';
+import type { OpenRun } from './runs.ts';
 import { recomputeReceipts } from './receipts.ts';
 import { toMessage, type MessageRow } from './rows.ts';
 import { query } from './prepared.ts';
@@ -39,6 +40,14 @@ const keyOf = (m: { from: string; cmid: string }) => JSON.stringify([m.from, m.c
 export async function appendMessages(client: PoolClient, batch: readonly NewMessage[], runThreshold: number): Promise<AppendResult> {
   if (batch.length === 0) return { outcomes: [], appended: new Map() };
   const convIds = [...new Set(batch.map((m) => m.conv))];
+  // Before the lock: a copy committed after this read makes the insert fail on messages_idem, and
+  // the retried transaction finds it.
+  const keys = [...new Map(batch.map((m) => [keyOf(m), m])).values()];
+  const dups = await query<{ sender: string; cmid: string; seq: number; ts: number }>(client,
+    `SELECT m.sender, m.cmid, m.seq, m.ts FROM messages m
+       JOIN unnest($1::text[], $2::text[]) AS k(sender, cmid) ON m.sender = k.sender AND m.cmid = k.cmid`,
+    [keys.map((m) => m.from), keys.map((m) => m.cmid)],
+  );
   const locked = await query<{ id: string; last_seq: number; agg_delivered: number; agg_read: number }>(client,
     'SELECT id, last_seq, agg_delivered, agg_read FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
     [convIds],
@@ -46,19 +55,22 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
   const convs = new Map<string, ConvState>(
     locked.rows.map((r) => [r.id, { lastSeq: r.last_seq, aggDelivered: r.agg_delivered, aggRead: r.agg_read, members: new Map(), senders: new Map(), maxTs: 0 }]),
   );
-  const keys = [...new Map(batch.map((m) => [keyOf(m), m])).values()];
-  const dups = await query<{ sender: string; cmid: string; seq: number; ts: number }>(client,
-    `SELECT m.sender, m.cmid, m.seq, m.ts FROM messages m
-       JOIN unnest($1::text[], $2::text[]) AS k(sender, cmid) ON m.sender = k.sender AND m.cmid = k.cmid`,
-    [keys.map((m) => m.from), keys.map((m) => m.cmid)],
-  );
-  const members = await query<{ conv_id: string; user_id: string; delivered: number; read: number }>(client,
-    `SELECT m.conv_id, m.user_id, greatest(m.delivered, coalesce(d.delivered, 0)) AS delivered, m.read
+  // Under the lock, in one round trip: the active members (a, b: delivered, read), and the open
+  // runs on these conversations (runs.ts; a, b: base cursor, first seq). Two plain queries glued,
+  // so each keeps its own cheap plan.
+  const read = await query<{ conv_id: string; user_id: string; a: number; b: number; run: boolean }>(client,
+    `SELECT m.conv_id, m.user_id, greatest(m.delivered, coalesce(d.delivered, 0)) AS a, m.read AS b, false AS run
        FROM members m LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id
-      WHERE m.conv_id = ANY($1::text[]) AND m.active`,
+      WHERE m.conv_id = ANY($1::text[]) AND m.active
+     UNION ALL
+     SELECT r.conv_id, r.user_id, r.base_cursor, r.first_seq, true FROM runs r WHERE r.conv_id = ANY($1::text[]) AND r.last_seq IS NULL`,
     [[...convs.keys()]],
   );
-  for (const r of members.rows) convs.get(r.conv_id)?.members.set(r.user_id, { delivered: r.delivered, read: r.read });
+  const openOnHeld = new Map<string, OpenRun>();
+  for (const r of read.rows) {
+    if (r.run) openOnHeld.set(r.user_id, { conv: r.conv_id, base: r.a, first: r.b });
+    else convs.get(r.conv_id)?.members.set(r.user_id, { delivered: r.a, read: r.b });
+  }
 
   const seen = new Map<string, AppendOutcome>(dups.rows.map((r) => [keyOf({ from: r.sender, cmid: r.cmid }), { ok: true, seq: r.seq, ts: r.ts, duplicate: true }]));
   const fresh: Message[] = [];
@@ -95,26 +107,6 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
     const r = Math.min(...ws.map((w) => w.read));
     if (d > c.aggDelivered || r > c.aggRead) advanced.push(id);
   }
-  await query(client,
-    `WITH ins AS (
-       INSERT INTO messages (conv_id, seq, sender, cmid, kind, body, ts)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
-     ), conv AS (
-       UPDATE conversations c SET last_seq = v.last_seq, active_at = greatest(c.active_at, v.ts)
-         FROM unnest($8::text[], $9::bigint[], $10::bigint[]) AS v(id, last_seq, ts)
-        WHERE c.id = v.id
-     )
-     UPDATE members m SET delivered = greatest(m.delivered, v.seq), read = greatest(m.read, v.seq)
-       FROM unnest($11::text[], $12::text[], $13::bigint[]) AS v(conv_id, user_id, seq)
-      WHERE m.conv_id = v.conv_id AND m.user_id = v.user_id`,
-    [
-      fresh.map((m) => m.conv), fresh.map((m) => m.seq), fresh.map((m) => m.from), fresh.map((m) => m.cmid),
-      fresh.map((m) => m.kind), fresh.map((m) => m.body), fresh.map((m) => m.ts),
-      touched.map(([id]) => id), touched.map(([, c]) => c.lastSeq), touched.map(([, c]) => c.maxTs),
-      senderMoves.map((s) => s.id), senderMoves.map((s) => s.user), senderMoves.map((s) => s.seq),
-    ],
-  );
-  const receipts = await recomputeReceipts(client, advanced);
   // Per conversation, fresh is in seq order; each active member (the sender too, for its other
   // devices) gets one message event per new message.
   const events: PendingEvent[] = [];
@@ -123,7 +115,36 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
   }
   const held = new Map(locked.rows.map((r) => [r.id, r.last_seq]));
   const runConvs = new Set(touched.filter(([, c]) => c.members.size >= runThreshold).map(([id]) => id));
-  return { outcomes, appended: await appendEvents(client, [...events, ...receipts], { held, runConvs }) };
+  const scope = { held, runConvs, openOnHeld };
+  // The users whose logs need a write are locked by the same statement that stores the messages
+  // (one round trip less under the conversations' locks), unless receipts are due: their
+  // recipients are known only after the recompute, and all users are locked together, in order.
+  const lockNow = advanced.length === 0 ? usersToLock(events, scope) : [];
+  const stored = await query<{ id: string; head: number }>(client,
+    `WITH ins AS (
+       INSERT INTO messages (conv_id, seq, sender, cmid, kind, body, ts)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+     ), conv AS (
+       UPDATE conversations c SET last_seq = v.last_seq, active_at = greatest(c.active_at, v.ts)
+         FROM unnest($8::text[], $9::bigint[], $10::bigint[]) AS v(id, last_seq, ts)
+        WHERE c.id = v.id
+     ), own AS (
+       UPDATE members m SET delivered = greatest(m.delivered, v.seq), read = greatest(m.read, v.seq)
+         FROM unnest($11::text[], $12::text[], $13::bigint[]) AS v(conv_id, user_id, seq)
+        WHERE m.conv_id = v.conv_id AND m.user_id = v.user_id
+     )
+     SELECT id, head FROM users WHERE id = ANY($14::text[]) ORDER BY id FOR NO KEY UPDATE`,
+    [
+      fresh.map((m) => m.conv), fresh.map((m) => m.seq), fresh.map((m) => m.from), fresh.map((m) => m.cmid),
+      fresh.map((m) => m.kind), fresh.map((m) => m.body), fresh.map((m) => m.ts),
+      touched.map(([id]) => id), touched.map(([, c]) => c.lastSeq), touched.map(([, c]) => c.maxTs),
+      senderMoves.map((s) => s.id), senderMoves.map((s) => s.user), senderMoves.map((s) => s.seq),
+      lockNow,
+    ],
+  );
+  const receipts = await recomputeReceipts(client, advanced);
+  const lockedHeads = new Map(stored.rows.map((r) => [r.id, r.head]));
+  return { outcomes, appended: await appendEvents(client, [...events, ...receipts], { ...scope, lockedHeads }) };
 }
 
 export async function history(
