@@ -122,6 +122,7 @@ if (skip !== false) {
         await store.migrate();
         const users = Array.from({ length: 50 }, (_, i) => `m${i}` as UserId);
         for (const u of users) await store.createUser({ id: u, handle: u, passwordHash: 'x', createdAt: 1 });
+        await store.createDevice({ id: 'd49' as DeviceId, user: users[49]!, name: 'phone', refreshHash: 'r', createdAt: 1 });
         const conv = 'g-large' as ConversationId;
         await store.createConversation({ id: conv, kind: 'group', name: 'large', createdAt: 1, by: users[0]!, members: users.map((u) => ({ user: u, admin: false })) });
         const count = async (table: string) => Number((await admin.query(`SELECT count(*) AS n FROM "${schema}".${table}`)).rows[0].n);
@@ -139,10 +140,11 @@ if (skip !== false) {
         // Acks: the first scans from cursor 0 (the created row, then the run); the next lies wholly
         // inside the open run and is answered from it.
         const delivered = async () => (await store.conversation(conv))?.members.find((m) => m.user === users[49])?.delivered;
-        await store.applyAcks([{ user: users[49]!, device: 'none' as DeviceId, cursor: 12 }]);
+        await store.applyAcks([{ user: users[49]!, device: 'd49' as DeviceId, cursor: 12 }]);
         assert.equal(await delivered(), 11);
-        await store.applyAcks([{ user: users[49]!, device: 'none' as DeviceId, cursor: 15 }]);
+        await store.applyAcks([{ user: users[49]!, device: 'd49' as DeviceId, cursor: 15 }]);
         assert.equal(await delivered(), 14);
+        assert.equal((await store.device('d49' as DeviceId))?.acked, 15);
       } finally {
         await store.close();
         await dropSchema(schema);
