@@ -32,10 +32,12 @@ export interface LogScope {
   lockedHeads?: ReadonlyMap<string, number>;
 }
 
-const OPEN_RUNS_OF = 'SELECT user_id, conv_id, base_cursor, first_seq FROM runs WHERE user_id = ANY($1::text[]) AND last_seq IS NULL';
-
-async function openRuns(client: PoolClient, text: string, ids: readonly string[]): Promise<Map<string, OpenRun>> {
-  const { rows } = await query<{ user_id: string; conv_id: string; base_cursor: number; first_seq: number }>(client, text, [ids]);
+/** The open runs of these users (read after locking them: a user's runs change only under its lock). */
+async function openRunsOf(client: PoolClient, users: readonly string[]): Promise<Map<string, OpenRun>> {
+  const { rows } = await query<{ user_id: string; conv_id: string; base_cursor: number; first_seq: number }>(client,
+    'SELECT user_id, conv_id, base_cursor, first_seq FROM runs WHERE user_id = ANY($1::text[]) AND last_seq IS NULL',
+    [users],
+  );
   return new Map(rows.map((r) => [r.user_id, { conv: r.conv_id, base: r.base_cursor, first: r.first_seq }]));
 }
 
@@ -50,12 +52,6 @@ async function holdConvs(client: PoolClient, held: Map<string, number>, convs: I
   for (const r of rows) held.set(r.id, r.last_seq);
 }
 
-/**
- * Appends events in the given order (per user) with a fixed number of statements whatever their
- * number: users whose events all extend their open run on a held conversation cost nothing; the
- * others are locked (in id order), their runs read afresh, and everything is written in one
- * statement. Events for users that do not exist are dropped.
- */
 function byUserOf(events: readonly PendingEvent[]): Map<UserId, number[]> {
   const byUser = new Map<UserId, number[]>();
   events.forEach(({ user }, i) => {
@@ -78,6 +74,12 @@ export function usersToLock(events: readonly PendingEvent[], scope: LogScope): U
   return need.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/**
+ * Appends events in the given order (per user) with a fixed number of statements whatever their
+ * number: users whose events all extend their open run on a held conversation cost nothing; the
+ * others are locked (in id order), their runs read afresh, and everything is written in one
+ * statement. Events for users that do not exist are dropped.
+ */
 export async function appendEvents(client: PoolClient, events: readonly PendingEvent[], scope: LogScope = {}): Promise<Appended> {
   if (events.length === 0) return new Map();
   const byUser = byUserOf(events);
@@ -101,8 +103,7 @@ export async function appendEvents(client: PoolClient, events: readonly PendingE
       );
       for (const r of rows) heads.set(r.id, r.head);
     }
-    // Read after the lock: a user's runs change only under it.
-    const runs = await openRuns(client, OPEN_RUNS_OF, need);
+    const runs = await openRunsOf(client, need);
     await holdConvs(client, held, [...runs.values()].map((r) => r.conv));
     for (const u of need) {
       const head = heads.get(u);
