@@ -173,7 +173,11 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
     [scan.map(([id]) => id), scan.map(([, u]) => u.from), scan.map(([, u]) => u.to)],
   )).rows;
   const devs = [...devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const acks = moved.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // The scan bound moves only for users who scanned: one inside its open run (from >= stored) keeps
+  // answering from the run with the bound where it is, and once the run closes the scan from there
+  // covers the run's rest (a lower bound is only more scanning). A large group's acks are nearly all
+  // inside runs: ~1,000 fewer row writes per message.
+  const acks = scan.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   // One delivered move per member and conversation, the highest, in key order.
   const best = new Map<string, { conv: string; user: string; seq: number }>();
   for (const r of [...inRun, ...covered]) {
