@@ -55,51 +55,26 @@ if (skip !== false) {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   };
 
+  /** The conformance suite on stores made by `make`, each in a fresh schema dropped afterwards. */
   const schemas = new Map<Store, string>();
-  storeSuite(
-    'PostgresStore',
-    async () => {
-      const schema = freshSchema();
-      const store = new PostgresStore({ connectionString: URL, schema, max: 5 });
-      schemas.set(store, schema);
-      return store;
-    },
-    async (store) => {
-      const schema = schemas.get(store);
-      schemas.delete(store);
-      if (schema) await dropSchema(schema);
-    },
-  );
-
-  storeSuite(
-    'PostgresStore (runs for every conversation)',
-    async () => {
-      const schema = freshSchema();
-      const store = new PostgresStore({ connectionString: URL, schema, max: 5, runThreshold: 2 });
-      schemas.set(store, schema);
-      return store;
-    },
-    async (store) => {
-      const schema = schemas.get(store);
-      schemas.delete(store);
-      if (schema) await dropSchema(schema);
-    },
-  );
-
-  storeSuite(
-    'PostgresWorkerStore (the client in a worker thread)',
-    async () => {
-      const schema = freshSchema();
-      const store = new PostgresWorkerStore({ connectionString: URL, schema, max: 5 });
-      schemas.set(store, schema);
-      return store;
-    },
-    async (store) => {
-      const schema = schemas.get(store);
-      schemas.delete(store);
-      if (schema) await dropSchema(schema);
-    },
-  );
+  const pgSuite = (name: string, make: (schema: string) => Store) =>
+    storeSuite(
+      name,
+      async () => {
+        const schema = freshSchema();
+        const store = make(schema);
+        schemas.set(store, schema);
+        return store;
+      },
+      async (store) => {
+        const schema = schemas.get(store);
+        schemas.delete(store);
+        if (schema) await dropSchema(schema);
+      },
+    );
+  pgSuite('PostgresStore', (schema) => new PostgresStore({ connectionString: URL, schema, max: 5 }));
+  pgSuite('PostgresStore (runs for every conversation)', (schema) => new PostgresStore({ connectionString: URL, schema, max: 5, runThreshold: 2 }));
+  pgSuite('PostgresWorkerStore (the client in a worker thread)', (schema) => new PostgresWorkerStore({ connectionString: URL, schema, max: 5 }));
 
   describe('PostgreSQL runs: same answers as plain log rows', () => {
     for (const seed of [1, 2, 3, 4]) {
