@@ -21,6 +21,7 @@ import type {
   Store,
   UserRecord,
 } from './Store.ts';
+import { DEFAULT_RUN_THRESHOLD } from './Store.ts';
 import * as conversations from './postgres/conversations.ts';
 import { isForeignKeyViolation, isUniqueViolation } from './postgres/errors.ts';
 import * as log from './postgres/log.ts';
@@ -47,7 +48,6 @@ export interface PostgresStoreOptions {
   runThreshold?: number;
 }
 
-export const DEFAULT_PG_RUN_THRESHOLD = 32;
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -68,7 +68,7 @@ export class PostgresStore implements Store {
       throw new TypeError(`PostgresStore: schema must match ${SCHEMA_NAME}`);
     }
     this.schema = options.schema;
-    this.runThreshold = options.runThreshold ?? DEFAULT_PG_RUN_THRESHOLD;
+    this.runThreshold = options.runThreshold ?? DEFAULT_RUN_THRESHOLD;
     if (!(this.runThreshold >= 2)) throw new RangeError(`runThreshold must be >= 2, got ${this.runThreshold}`);
     this.pool = new pg.Pool({
       connectionString: options.connectionString,

@@ -22,6 +22,7 @@ import type {
   Store,
   UserRecord,
 } from './Store.ts';
+import { DEFAULT_RUN_THRESHOLD } from './Store.ts';
 import { sqliteMigrations } from './sqlite/migrations.ts';
 import { applyAckBatch } from './sqlite/acks.ts';
 import { startCheckpointer, type Checkpointer } from './sqlite/checkpointer.ts';
@@ -53,7 +54,6 @@ export interface SqliteStoreOptions {
 /** How often the background thread checkpoints, ms. */
 const CHECKPOINT_INTERVAL_MS = 100;
 
-export const DEFAULT_RUN_THRESHOLD = 32;
 
 function directKey(a: UserId, b: UserId): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;

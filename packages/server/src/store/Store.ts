@@ -71,6 +71,12 @@ export interface ConversationSummary extends ConversationRecord {
 /** Events appended to user logs by one call, grouped by user, each list in cursor order. */
 export type Appended = Map<UserId, CursorEvent[]>;
 
+/**
+ * Conversations with at least this many active members keep their messages in members' logs as
+ * runs (stretches of cursors) instead of one event row per member, in both stores.
+ */
+export const DEFAULT_RUN_THRESHOLD = 32;
+
 export interface NewMessage {
   conv: ConversationId;
   from: UserId;

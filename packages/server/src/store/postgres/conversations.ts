@@ -8,7 +8,7 @@ import { ParleyError, type ConversationId, type UserId } from '@parley/protocol'
 import type { PoolClient } from 'pg';
 import type { Appended, ConversationSummary, NewConversation } from '../Store.ts';
 import { isForeignKeyViolation } from './errors.ts';
-import { appendEvents, type PendingEvent } from './log.ts';
+import { appendEvents, type LogScope, type PendingEvent } from './log.ts';
 import { recomputeReceipts } from './receipts.ts';
 import { CONVERSATION_COLUMNS, toConversation, toMessage, type ConversationRow } from './rows.ts';
 import { query } from './prepared.ts';
@@ -66,13 +66,13 @@ export async function createConversation(client: PoolClient, conv: NewConversati
 }
 
 /** Locks a group conversation; a direct one has fixed members and no name (FORBIDDEN). */
-async function lockGroup(client: PoolClient, conv: ConversationId): Promise<{ lastSeq: number; active: UserId[] }> {
+async function lockGroup(client: PoolClient, conv: ConversationId): Promise<{ lastSeq: number; active: UserId[]; scope: LogScope }> {
   const { rows } = await query<{ last_seq: number; kind: string }>(client, 'SELECT last_seq, kind FROM conversations WHERE id = $1 FOR NO KEY UPDATE', [conv]);
   const row = rows[0];
   if (!row) throw new ParleyError('NOT_FOUND', 'no such conversation');
   if (row.kind !== 'group') throw new ParleyError('FORBIDDEN', 'a direct conversation has fixed members');
   const members = await query<{ user_id: string }>(client, 'SELECT user_id FROM members WHERE conv_id = $1 AND active ORDER BY joined_at, user_id', [conv]);
-  return { lastSeq: row.last_seq, active: members.rows.map((r) => r.user_id as UserId) };
+  return { lastSeq: row.last_seq, active: members.rows.map((r) => r.user_id as UserId), scope: { held: new Map([[conv as string, row.last_seq]]) } };
 }
 
 const convEvent = (user: UserId, change: 'joined' | 'left' | 'removed' | 'members' | 'renamed', conv: ConversationId, by: UserId): PendingEvent => ({
@@ -85,8 +85,7 @@ const convEvent = (user: UserId, change: 'joined' | 'left' | 'removed' | 'member
  * unread for them, and the all-members minimum (what senders see) never moves backwards.
  */
 export async function addMembers(client: PoolClient, conv: ConversationId, users: readonly UserId[], by: UserId, maxMembers: number): Promise<Appended> {
-  const { lastSeq, active } = await lockGroup(client, conv);
-  const held = new Map([[conv as string, lastSeq]]);
+  const { lastSeq, active, scope } = await lockGroup(client, conv);
   const isActive = new Set<string>(active);
   const added = [...new Set(users)].filter((u) => !isActive.has(u));
   if (added.length === 0) return new Map();
@@ -104,12 +103,12 @@ export async function addMembers(client: PoolClient, conv: ConversationId, users
   return appendEvents(client, [
     ...added.map((u) => convEvent(u, 'joined', conv, by)),
     ...active.map((u) => convEvent(u, 'members', conv, by)),
-  ], { held });
+  ], scope);
 }
 
 /** Leaving can advance the all-members minimum (the one who left may have lagged): receipts follow. */
 export async function removeMember(client: PoolClient, conv: ConversationId, user: UserId, by: UserId, change: 'left' | 'removed'): Promise<Appended> {
-  const { lastSeq, active } = await lockGroup(client, conv);
+  const { active, scope } = await lockGroup(client, conv);
   if (!active.includes(user)) throw new ParleyError('NOT_MEMBER');
   await query(client, 'UPDATE members SET active = false, admin = false WHERE conv_id = $1 AND user_id = $2', [conv, user]);
   const receipts = await recomputeReceipts(client, [conv]);
@@ -117,24 +116,24 @@ export async function removeMember(client: PoolClient, conv: ConversationId, use
     convEvent(user, change, conv, by),
     ...active.filter((u) => u !== user).map((u) => convEvent(u, 'members', conv, by)),
     ...receipts,
-  ], { held: new Map([[conv as string, lastSeq]]) });
+  ], scope);
 }
 
 /** Appends `members` to every active member when the flag changed; nothing when it already had it. */
 export async function setAdmin(client: PoolClient, conv: ConversationId, user: UserId, admin: boolean, by: UserId): Promise<Appended> {
-  const { lastSeq, active } = await lockGroup(client, conv);
+  const { active, scope } = await lockGroup(client, conv);
   if (!active.includes(user)) throw new ParleyError('NOT_MEMBER');
   const changed = await query(client, 'UPDATE members SET admin = $3 WHERE conv_id = $1 AND user_id = $2 AND admin <> $3', [conv, user, admin]);
   if (changed.rowCount === 0) return new Map();
-  return appendEvents(client, active.map((u) => convEvent(u, 'members', conv, by)), { held: new Map([[conv as string, lastSeq]]) });
+  return appendEvents(client, active.map((u) => convEvent(u, 'members', conv, by)), scope);
 }
 
 /** Appends `renamed` to every active member when the name changed. */
 export async function rename(client: PoolClient, conv: ConversationId, name: string, by: UserId): Promise<Appended> {
-  const { lastSeq, active } = await lockGroup(client, conv);
+  const { active, scope } = await lockGroup(client, conv);
   const changed = await query(client, 'UPDATE conversations SET name = $2 WHERE id = $1 AND name <> $2', [conv, name]);
   if (changed.rowCount === 0) return new Map();
-  return appendEvents(client, active.map((u) => convEvent(u, 'renamed', conv, by)), { held: new Map([[conv as string, lastSeq]]) });
+  return appendEvents(client, active.map((u) => convEvent(u, 'renamed', conv, by)), scope);
 }
 
 interface SummaryRow extends ConversationRow {

@@ -64,10 +64,14 @@ function byUserOf(events: readonly PendingEvent[]): Map<UserId, number[]> {
 
 /** The users appendEvents must lock for these events, in lock (id) order. */
 export function usersToLock(events: readonly PendingEvent[], scope: LogScope): UserId[] {
+  return needingLock(byUserOf(events), events, scope);
+}
+
+function needingLock(byUser: ReadonlyMap<UserId, readonly number[]>, events: readonly PendingEvent[], scope: LogScope): UserId[] {
   const runConvs = scope.runConvs ?? new Set<string>();
   const onHeld = scope.openOnHeld ?? new Map<string, OpenRun>();
   const need: UserId[] = [];
-  for (const [user, indexes] of byUserOf(events)) {
+  for (const [user, indexes] of byUser) {
     const run = onHeld.get(user);
     if (!run || freeRunConv(indexes, events, runConvs) !== run.conv) need.push(user);
   }
@@ -87,7 +91,7 @@ export async function appendEvents(client: PoolClient, events: readonly PendingE
   const runConvs = scope.runConvs ?? new Set<string>();
   const onHeld = scope.openOnHeld ?? new Map<string, OpenRun>();
   const state = new Map<string, UserLogState>();
-  const need = usersToLock(events, scope);
+  const need = needingLock(byUser, events, scope);
   const needSet = new Set<string>(need);
   for (const [user] of byUser) {
     const run = onHeld.get(user);

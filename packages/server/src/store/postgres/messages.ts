@@ -1,7 +1,8 @@
 /**
  * Message storage. appendMessages is a group commit: the whole batch in one transaction with a
- * fixed number of statements (lock conversations, find duplicates, read members, one write
- * statement, then the log append), whatever the batch size or group size.
+ * fixed number of statements (find duplicates, lock conversations, read members and their open
+ * runs, store the messages and lock the users whose logs need a write, then the log append),
+ * whatever the batch size or group size.
  *
  * Seqs are dense because each conversation's row is locked (FOR NO KEY UPDATE) before its
  * last_seq is read and held until commit. Idempotency on (sender, cmid) is a unique index; a
