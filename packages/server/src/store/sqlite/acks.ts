@@ -1,8 +1,9 @@
 /**
- * Device acks inside an open SQLite transaction, a whole batch in at most six statements (a
- * 1,000-member group acks ~1,000 times per message): the batch travels as JSON arrays unpacked by
+ * Device acks inside an open SQLite transaction (a 1,000-member group acks ~1,000 times per
+ * message). The reads and the delivered-cursor update take the batch as JSON arrays unpacked by
  * json_each, each element's fields extracted once in a subquery (`->>` in the join's WHERE
- * re-parses the element per comparison: ~30 % more CPU per row, measured).
+ * re-parses the element per comparison: ~30 % more CPU per row, measured); the device and member
+ * watermark updates run row by row through one prepared statement, which measured cheaper.
  * Same rules as one ack at a time: cursors are clamped to the user's head; a device's acked cursor
  * and a user's delivered cursor only move forward; the user's delivered watermark advances in
  * every conversation whose message events fall in the newly covered cursor range.
@@ -19,7 +20,6 @@ interface UserRow {
   conv_id: string | null;
   base_cursor: number | null;
   first_seq: number | null;
-  last_seq: number | null;
 }
 
 /** Returns the conversations where some member's delivered watermark moved. */
@@ -27,17 +27,24 @@ export function applyAckBatch(prepare: (sql: string) => Database.Statement, batc
   const touched = new Set<ConversationId>();
   if (batch.length === 0) return touched;
   const userIds = [...new Set(batch.map((a) => a.user))];
+  // json_each drives the join (as `IN (subquery)` it cost ~40 % more per row, measured); each
+  // conversation's last_seq is one read per conversation, not one per user.
+  const rows = prepare(
+    `SELECT h.user_id AS id, h.head AS stored, h.delivered_cursor, r.conv_id, r.base_cursor, r.first_seq
+       FROM json_each(?) AS j
+       JOIN heads h ON h.user_id = j.value
+       LEFT JOIN runs r ON r.user_id = h.user_id AND r.last_seq IS NULL`,
+  ).all(JSON.stringify(userIds)) as UserRow[];
+  const lastSeq = new Map<string, number>();
+  const convLast = prepare('SELECT last_seq FROM conversations WHERE id = ?');
+  for (const r of rows) {
+    if (r.conv_id !== null && !lastSeq.has(r.conv_id)) lastSeq.set(r.conv_id, (convLast.get(r.conv_id) as { last_seq: number }).last_seq);
+  }
   const users = new Map(
-    (prepare(
-      `SELECT h.user_id AS id, h.head AS stored, h.delivered_cursor, r.conv_id, r.base_cursor, r.first_seq, c.last_seq
-         FROM heads h
-         LEFT JOIN runs r ON r.user_id = h.user_id AND r.last_seq IS NULL
-         LEFT JOIN conversations c ON c.id = r.conv_id
-        WHERE h.user_id IN (SELECT value FROM json_each(?))`,
-    ).all(JSON.stringify(userIds)) as UserRow[]).map((r) => [
+    rows.map((r) => [
       r.id,
       {
-        head: r.stored + (r.conv_id === null ? 0 : r.last_seq! - r.first_seq! + 1),
+        head: r.stored + (r.conv_id === null ? 0 : lastSeq.get(r.conv_id)! - r.first_seq! + 1),
         stored: r.stored,
         run: r.conv_id === null ? null : { conv: r.conv_id, base: r.base_cursor!, first: r.first_seq! },
         from: r.delivered_cursor,
@@ -55,11 +62,10 @@ export function applyAckBatch(prepare: (sql: string) => Database.Statement, batc
     const d = devices.get(key);
     if (!d || d[2] < cursor) devices.set(key, [a.device, a.user, cursor]);
   }
-  prepare(
-    `UPDATE devices SET acked = v.acked
-       FROM (SELECT value ->> 0 AS id, value ->> 1 AS user_id, value ->> 2 AS acked FROM json_each(?)) AS v
-      WHERE devices.id = v.id AND devices.user_id = v.user_id AND devices.acked < v.acked`,
-  ).run(JSON.stringify([...devices.values()]));
+  // Row by row through one prepared statement: cheaper than UPDATE ... FROM json_each per row
+  // (measured, 512-row batches: devices 2.5 against 2.9 us, members 2.6-3.7 against 4.2-5.4 us).
+  const ackDevice = prepare('UPDATE devices SET acked = ? WHERE id = ? AND user_id = ? AND acked < ?');
+  for (const [id, user, cursor] of devices.values()) ackDevice.run(cursor, id, user, cursor);
   const moved = [...users].filter(([, u]) => u.to > u.from);
   if (moved.length === 0) return touched;
   prepare('UPDATE heads SET delivered_cursor = v.c FROM (SELECT value ->> 0 AS id, value ->> 1 AS c FROM json_each(?)) AS v WHERE heads.user_id = v.id').run(
@@ -105,12 +111,10 @@ export function applyAckBatch(prepare: (sql: string) => Database.Statement, batc
     if (!b || b.seq < r.seq) best.set(k, r);
   }
   if (best.size === 0) return touched;
-  const advanced = prepare(
-    `UPDATE members SET delivered = v.seq
-       FROM (SELECT value ->> 0 AS conv_id, value ->> 1 AS user_id, value ->> 2 AS seq FROM json_each(?)) AS v
-      WHERE members.conv_id = v.conv_id AND members.user_id = v.user_id AND members.active = 1 AND members.delivered < v.seq
-     RETURNING members.conv_id`,
-  ).all(JSON.stringify([...best.values()].map((r) => [r.conv_id, r.user_id, r.seq]))) as { conv_id: string }[];
-  for (const r of advanced) touched.add(r.conv_id as ConversationId);
+  const advance = prepare('UPDATE members SET delivered = ? WHERE conv_id = ? AND user_id = ? AND active = 1 AND delivered < ?');
+  // In key order: neighbouring rows share pages, and the conversations settle (and their receipt
+  // events go to the logs) in an order that does not depend on how the acks were found.
+  const ordered = [...best.values()].sort((a, b) => (a.conv_id < b.conv_id ? -1 : a.conv_id > b.conv_id ? 1 : a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
+  for (const r of ordered) if (advance.run(r.seq, r.conv_id, r.user_id, r.seq).changes > 0) touched.add(r.conv_id as ConversationId);
   return touched;
 }
