@@ -9,7 +9,7 @@
  * the per-message LAST-member latency (the message's slowest delivery, counted only for messages
  * every other member received) and all deliveries, as p50 / p99 / max; server CPU per message.
  * Parley: one embedded SQLite node (parley-pg: a node on PostgreSQL + Redis), every message durably committed, members acking cumulatively
- * every 50 ms (SDK-like), which is what advances the receipts. A message that some member did not
+ * on the SDK's schedule (bench/lib/acker.ts: 50 ms after an event, at most one per 250 ms), which is what advances the receipts. A message that some member did not
  * get within the grace time counts as infinitely late for the last-member percentiles. Peers: Socket.IO room broadcast and
  * a bare ws broadcast loop, in memory. Then Parley's figures as ratios to both, and a plot.
  */

@@ -8,7 +8,7 @@
  *   docs/benchmarks/transports.svg (p99 vs offered rate per transport);
  * - group: the group scenario (bench/group.ts) with M members (default 1024) over each transport,
  *   one message every T ms (default 50) for S s (default 10); plot docs/benchmarks/transports-group.svg.
- *   SSE members ack by POST every 50 ms, long-polling members by the next poll's cursor.
+ *   SSE members ack by POST on the SDK's schedule (bench/lib/acker.ts), long-polling members by the next poll's cursor.
  */
 import { loadavg } from 'node:os';
 import { run as direct } from './direct.ts';

@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
 import { parleyHttp } from './http-drivers.ts';
+import { acker } from './acker.ts';
 
 /**
  * `parley-worker` / `parley-inline`: Parley with its SQLite writes in a writer thread
@@ -45,7 +46,11 @@ async function parley(url: string, token: string, to: string): Promise<Endpoint>
   const acks: ((ok: boolean) => void)[] = [];
   const msgs: ((body: string) => void)[] = [];
   let last = 0;
-  let ackTimer: NodeJS.Timeout | null = null;
+  // A real device acks cumulatively, not per event, on the SDK's schedule.
+  const ack = acker(() => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ t: 'ack', cursor: last }));
+  });
+  ws.on('close', () => ack.stop());
   ws.on('message', (data) => {
     const f = JSON.parse(data.toString()) as { t: string; c?: number; e?: { k: string; msg?: { body: string } } };
     if (f.t === 'res' || f.t === 'err') {
@@ -53,11 +58,7 @@ async function parley(url: string, token: string, to: string): Promise<Endpoint>
     } else if (f.t === 'ev' && f.c !== undefined) {
       last = f.c;
       if (f.e?.k === 'message' && f.e.msg) for (const m of msgs) m(f.e.msg.body);
-      // A real device acks cumulatively, not per event.
-      ackTimer ??= setTimeout(() => {
-        ackTimer = null;
-        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ t: 'ack', cursor: last }));
-      }, 50);
+      ack.event();
     }
   });
   return {

@@ -1,6 +1,6 @@
 /**
  * One group member's link for the group scenario: Parley over WebSocket / SSE / long polling (the
- * SDK-like drivers of drivers.ts and http-drivers.ts: events acked cumulatively every 50 ms or by
+ * SDK-like drivers of drivers.ts and http-drivers.ts: events acked cumulatively on the SDK's schedule, bench/lib/acker.ts, or by
  * the poll cursor), or the Socket.IO and bare ws relays joined to one room.
  *
  * Contract: `send(id, body)` posts one message to the group (Parley: the conversation; relays: the

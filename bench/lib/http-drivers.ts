@@ -4,6 +4,7 @@
  */
 import { Agent, request } from 'node:http';
 import type { Endpoint } from './drivers.ts';
+import { acker } from './acker.ts';
 
 function post(agent: Agent, url: URL, token: string, body: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -42,13 +43,13 @@ function sender(base: string, token: string, conv: string): Endpoint {
 
 type Frame = { t: string; c?: number; e?: { k: string; msg?: { body: string } } };
 
-/** Receiving over SSE; acks cumulatively over POST every 50 ms like a real device. */
+/** Receiving over SSE; acks cumulatively over POST on the SDK's schedule, like a real device. */
 function sseReceiver(base: string, token: string): Promise<Endpoint> {
   const msgs: ((body: string) => void)[] = [];
   const agent = new Agent({ keepAlive: true });
   const ackAgent = new Agent({ keepAlive: true, maxSockets: 1 });
   let last = 0;
-  let ackTimer: NodeJS.Timeout | null = null;
+  const ack = acker(() => void post(ackAgent, new URL('/v1/cmd', base), token, JSON.stringify({ t: 'ack', cursor: last })).catch(() => {}));
   return new Promise((resolve, reject) => {
     const req = request(new URL(`/v1/sse?token=${token}`, base), { agent }, (res) => {
       let buf = '';
@@ -66,10 +67,7 @@ function sseReceiver(base: string, token: string): Promise<Endpoint> {
           if (f.t !== 'ev' || f.c === undefined) continue;
           last = f.c;
           if (f.e?.k === 'message' && f.e.msg) for (const m of msgs) m(f.e.msg.body);
-          ackTimer ??= setTimeout(() => {
-            ackTimer = null;
-            void post(ackAgent, new URL('/v1/cmd', base), token, JSON.stringify({ t: 'ack', cursor: last })).catch(() => {});
-          }, 50);
+          ack.event();
         }
       });
     });
@@ -80,6 +78,7 @@ function sseReceiver(base: string, token: string): Promise<Endpoint> {
       onAck: () => {},
       onMessage: (cb) => msgs.push(cb),
       close: () => {
+        ack.stop();
         req.destroy();
         agent.destroy();
         ackAgent.destroy();

@@ -78,6 +78,7 @@ export class Client {
         error: report,
         ackDelayMs: opts.ackDelayMs,
         ackEvery: opts.ackEvery,
+        ackIntervalMs: opts.ackIntervalMs,
       },
       null,
     );

@@ -5,8 +5,9 @@
  * - an `ev` beyond the next expected cursor reveals a gap: it is held, and a `sync` command
  *   fetches the missing range; held events follow once the gap is filled;
  * - processed cursors are acknowledged cumulatively, debounced (`ackDelayMs` or every `ackEvery`
- *   events), with `{t:'ack', cursor}` on transports that ack explicitly; long polling acks with the
- *   cursor of its next poll. The cursor is persisted on the same schedule.
+ *   events) and, while events keep coming, at most one ack per `ackIntervalMs`, with
+ *   `{t:'ack', cursor}` on transports that ack explicitly; long polling acks with the cursor of its
+ *   next poll. The cursor is persisted on the debounce alone (it is local and cheap).
  */
 import type { Cursor, CursorEvent, LogEvent, Results, WelcomeFrame } from '@parley/protocol';
 
@@ -22,6 +23,12 @@ export interface EventStreamDeps {
   error(err: unknown): void;
   ackDelayMs: number;
   ackEvery: number;
+  /**
+   * Least time between two acks while events keep arriving (the first event after a quiet spell is
+   * still acked after `ackDelayMs`). Every member of a busy group acks the server: at one ack per
+   * event that is as many frames and row writes in as messages out.
+   */
+  ackIntervalMs: number;
 }
 
 export class EventStream {
@@ -32,6 +39,8 @@ export class EventStream {
   private readonly held = new Map<Cursor, LogEvent>();
   private syncing = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** When the last ack was sent (Date.now()). */
+  private ackedAt = -Infinity;
 
   constructor(
     private readonly deps: EventStreamDeps,
@@ -67,7 +76,7 @@ export class EventStream {
     }
     // An ack sent on a link that died may not have arrived: ack once more on the new link.
     this.acked = -1;
-    if (this.last > 0) this.schedule(0);
+    if (this.last > 0) this.schedule(0, true);
   }
 
   receive(c: Cursor, e: LogEvent): void {
@@ -90,7 +99,8 @@ export class EventStream {
     } catch (err) {
       this.deps.error(err);
     }
-    this.schedule(this.unacked >= this.deps.ackEvery ? 0 : this.deps.ackDelayMs);
+    if (this.unacked >= this.deps.ackEvery) this.schedule(0, true);
+    else this.schedule(this.deps.ackDelayMs, false);
   }
 
   private drainHeld(): void {
@@ -127,13 +137,34 @@ export class EventStream {
     this.drainHeld();
   }
 
-  private schedule(delayMs: number): void {
+  /** `force`: ack when the timer fires whatever `ackIntervalMs` says (a new link, `ackEvery`). */
+  private schedule(delayMs: number, force: boolean): void {
     if (this.timer && delayMs > 0) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.flush();
+      if (force) this.flush();
+      else this.debounced();
     }, delayMs);
+  }
+
+  /** The debounce ran out: persist now; ack now, or once `ackIntervalMs` has passed since the last. */
+  private debounced(): void {
+    const wait = this.ackedAt + this.deps.ackIntervalMs - Date.now();
+    if (wait <= 0) return this.flush();
+    this.persist();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, wait);
+  }
+
+  private persist(): void {
+    const c = this.last;
+    if (c !== null && c > this.persisted) {
+      this.persisted = c;
+      this.deps.persist(c);
+    }
   }
 
   /** Ack and persist the current cursor now. */
@@ -143,11 +174,11 @@ export class EventStream {
     const c = this.last;
     if (c === null) return;
     this.unacked = 0;
-    if (c > this.persisted) {
-      this.persisted = c;
-      this.deps.persist(c);
+    this.persist();
+    if (c > this.acked && this.deps.ack(c)) {
+      this.acked = c;
+      this.ackedAt = Date.now();
     }
-    if (c > this.acked && this.deps.ack(c)) this.acked = c;
   }
 
   close(): void {

@@ -31,6 +31,8 @@ export interface ClientOptions extends PlatformOverrides {
   ackDelayMs?: number;
   /** ...or after this many events. Default 100. */
   ackEvery?: number;
+  /** While events keep arriving, at most one ack per this long, ms (ackEvery still acks at once). Default 250. */
+  ackIntervalMs?: number;
   /** Sends in flight at once. Default 64. */
   outboxWindow?: number;
   /** Backoff for sends and read marks that met a temporary error. Default { initialMs: 500, maxMs: 10000, factor: 2 }. */
@@ -59,6 +61,7 @@ export interface ResolvedOptions extends PlatformOverrides {
   provenRetries: number;
   ackDelayMs: number;
   ackEvery: number;
+  ackIntervalMs: number;
   outboxWindow: number;
   retry: BackoffOptions;
   typing: TypingOptions;
@@ -74,6 +77,7 @@ export const defaults = {
   provenRetries: 3,
   ackDelayMs: 50,
   ackEvery: 100,
+  ackIntervalMs: 250,
   outboxWindow: 64,
   pingIntervalMs: 25_000,
   pingTimeoutMs: 10_000,
@@ -108,6 +112,8 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
   for (const k of ['welcomeTimeoutMs', 'requestTimeoutMs', 'ackEvery', 'outboxWindow', 'pingIntervalMs', 'pingTimeoutMs', 'rateShare', 'longPollTimeoutMs'] as const) {
     if (!(r[k] > 0)) throw new RangeError(`${k} must be a positive number, got ${r[k]}`);
   }
-  if (!(r.ackDelayMs >= 0)) throw new RangeError(`ackDelayMs must be >= 0, got ${r.ackDelayMs}`);
+  for (const k of ['ackDelayMs', 'ackIntervalMs'] as const) {
+    if (!(r[k] >= 0)) throw new RangeError(`${k} must be >= 0, got ${r[k]}`);
+  }
   return r;
 }

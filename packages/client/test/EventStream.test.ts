@@ -26,6 +26,7 @@ function harness(log: CursorEvent[], over: Partial<EventStreamDeps> = {}) {
     },
     ackDelayMs: 20,
     ackEvery: 3,
+    ackIntervalMs: 0,
     ...over,
   };
   return { stream: new EventStream(deps, null), processed, acks, persisted, syncs };
@@ -63,6 +64,37 @@ describe('EventStream', () => {
     await until(() => h.acks.length === 2, 1000, 'debounced ack');
     assert.deepEqual(h.acks, [3, 4]);
     assert.deepEqual(h.persisted.at(-1), 4);
+  });
+
+  it('while events keep coming, acks at most once per ackIntervalMs, but persists on the debounce', async () => {
+    const h = harness([], { ackDelayMs: 10, ackEvery: 1000, ackIntervalMs: 300 });
+    h.stream.welcome(welcome(0), false);
+    h.stream.receive(1, ev(1));
+    // The first event after a quiet spell: acked after the debounce.
+    await until(() => h.acks.length === 1, 1000, 'first ack');
+    const firstAt = Date.now();
+    assert.deepEqual(h.acks, [1]);
+    h.stream.receive(2, ev(2));
+    await until(() => h.persisted.at(-1) === 2, 1000, 'persisted on the debounce');
+    assert.deepEqual(h.acks, [1], 'no second ack inside the interval');
+    h.stream.receive(3, ev(3));
+    await until(() => h.acks.length === 2, 2000, 'ack after the interval');
+    assert.ok(Date.now() - firstAt >= 250, `second ack ${Date.now() - firstAt} ms after the first`);
+    assert.deepEqual(h.acks, [1, 3], 'one cumulative ack for both');
+  });
+
+  it('ackEvery and a new welcome ack at once, inside the interval too', async () => {
+    const h = harness([], { ackDelayMs: 10, ackEvery: 2, ackIntervalMs: 60_000 });
+    h.stream.welcome(welcome(0), false);
+    h.stream.receive(1, ev(1));
+    await until(() => h.acks.length === 1, 1000, 'first ack');
+    for (const c of [2, 3]) h.stream.receive(c, ev(c));
+    await until(() => h.acks.length === 2, 1000, 'ackEvery inside the interval');
+    assert.deepEqual(h.acks, [1, 3]);
+    h.stream.receive(4, ev(4));
+    h.stream.welcome(welcome(4), false);
+    await until(() => h.acks.length === 3, 1000, 'ack after welcome inside the interval');
+    assert.deepEqual(h.acks, [1, 3, 4]);
   });
 
   it('re-acks after a new welcome, and a BAD_CURSOR reset takes the server cursor', async () => {
