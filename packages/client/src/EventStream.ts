@@ -153,10 +153,7 @@ export class EventStream {
     const wait = this.ackedAt + this.deps.ackIntervalMs - Date.now();
     if (wait <= 0) return this.flush();
     this.persist();
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.flush();
-    }, wait);
+    this.schedule(wait, true);
   }
 
   private persist(): void {

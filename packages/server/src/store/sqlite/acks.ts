@@ -114,7 +114,7 @@ export function applyAckBatch(prepare: (sql: string) => Database.Statement, batc
   const advance = prepare('UPDATE members SET delivered = ? WHERE conv_id = ? AND user_id = ? AND active = 1 AND delivered < ?');
   // In key order: neighbouring rows share pages, and the conversations settle (and their receipt
   // events go to the logs) in an order that does not depend on how the acks were found.
-  const ordered = [...best.values()].sort((a, b) => (a.conv_id < b.conv_id ? -1 : a.conv_id > b.conv_id ? 1 : a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
+  const ordered = [...best].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
   for (const r of ordered) if (advance.run(r.seq, r.conv_id, r.user_id, r.seq).changes > 0) touched.add(r.conv_id as ConversationId);
   return touched;
 }
