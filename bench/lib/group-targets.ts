@@ -59,6 +59,7 @@ export async function startGroupTarget(target: Target, port: number, members: nu
       const created = await command<{ conversation: { id: string } }>(server.url, owner, { t: 'conv.group', name: 'bench group', members: others.slice(0, BATCH) });
       const conv = created.conversation.id;
       for (let i = BATCH; i < others.length; i += BATCH) await command(server.url, owner, { t: 'conv.add', conv, users: others.slice(i, i + BATCH) });
+      await backing?.analyze();
       return {
         target,
         url: server.url,

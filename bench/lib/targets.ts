@@ -59,6 +59,7 @@ export async function startTarget(target: Target, port: number, env: Record<stri
           const conv = await command<{ conversation: { id: string } }>(server.url, a.access, { t: 'conv.direct', user: b.user });
           pairs.push({ sender: a.access, receiver: b.access, to: conv.conversation.id });
         }
+        await backing?.analyze();
         return pairs;
       },
       async stop() {
