@@ -25,8 +25,10 @@ interface ConvState {
   lastSeq: number;
   aggDelivered: number;
   aggRead: number;
-  /** Active members' watermarks, updated here as senders' move. */
-  members: Map<string, { delivered: number; read: number }>;
+  /** Active members, in the order read. */
+  members: Set<string>;
+  /** The batch's senders among them, with their watermarks as stored. */
+  watermarks: Map<string, { delivered: number; read: number }>;
   /** Sender -> highest seq it sent in this batch. */
   senders: Map<string, number>;
   maxTs: number;
@@ -54,23 +56,34 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
     [convIds],
   );
   const convs = new Map<string, ConvState>(
-    locked.rows.map((r) => [r.id, { lastSeq: r.last_seq, aggDelivered: r.agg_delivered, aggRead: r.agg_read, members: new Map(), senders: new Map(), maxTs: 0 }]),
+    locked.rows.map((r) => [r.id, { lastSeq: r.last_seq, aggDelivered: r.agg_delivered, aggRead: r.agg_read, members: new Set(), watermarks: new Map(), senders: new Map(), maxTs: 0 }]),
   );
-  // Under the lock, in one round trip: the active members (a, b: delivered, read), and the open
-  // runs on these conversations (runs.ts; a, b: base cursor, first seq). Two plain queries glued,
-  // so each keeps its own cheap plan.
-  const read = await query<{ conv_id: string; user_id: string; a: number; b: number; run: boolean }>(client,
-    `SELECT m.conv_id, m.user_id, greatest(m.delivered, coalesce(d.delivered, 0)) AS a, m.read AS b, false AS run
-       FROM members m LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id
+  // Under the lock, in one round trip: each active member with its open run on the conversation if
+  // it has one (runs.ts; a, b: base cursor, first seq), and the watermarks of the batch's senders
+  // only (a, b: delivered, read). A sender can lift the all-members minimum only if it sits on it,
+  // so the other members' watermarks are not needed here (recomputeReceipts reads them when one
+  // does). Two plain queries glued, so each keeps its own cheap plan.
+  const candidates = [...new Map(batch.filter((m) => convs.has(m.conv)).map((m) => [`${m.conv}\u0000${m.from}`, m])).values()];
+  const read = await query<{ conv_id: string; user_id: string; a: number | null; b: number | null; mark: boolean }>(client,
+    `SELECT m.conv_id, m.user_id, r.base_cursor AS a, r.first_seq AS b, false AS mark
+       FROM members m LEFT JOIN runs r ON r.conv_id = m.conv_id AND r.user_id = m.user_id AND r.last_seq IS NULL
       WHERE m.conv_id = ANY($1::text[]) AND m.active
      UNION ALL
-     SELECT r.conv_id, r.user_id, r.base_cursor, r.first_seq, true FROM runs r WHERE r.conv_id = ANY($1::text[]) AND r.last_seq IS NULL`,
-    [[...convs.keys()]],
+     SELECT m.conv_id, m.user_id, greatest(m.delivered, coalesce(d.delivered, 0)), m.read, true
+       FROM unnest($2::text[], $3::text[]) AS s(conv_id, user_id)
+       JOIN members m ON m.conv_id = s.conv_id AND m.user_id = s.user_id AND m.active
+       LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id`,
+    [[...convs.keys()], candidates.map((m) => m.conv), candidates.map((m) => m.from)],
   );
   const openOnHeld = new Map<string, OpenRun>();
   for (const r of read.rows) {
-    if (r.run) openOnHeld.set(r.user_id, { conv: r.conv_id, base: r.a, first: r.b });
-    else convs.get(r.conv_id)?.members.set(r.user_id, { delivered: r.a, read: r.b });
+    const conv = convs.get(r.conv_id);
+    if (!conv) continue;
+    if (r.mark) conv.watermarks.set(r.user_id, { delivered: r.a ?? 0, read: r.b ?? 0 });
+    else {
+      conv.members.add(r.user_id);
+      if (r.a !== null && r.b !== null) openOnHeld.set(r.user_id, { conv: r.conv_id, base: r.a, first: r.b });
+    }
   }
 
   const seen = new Map<string, AppendOutcome>(dups.rows.map((r) => [keyOf({ from: r.sender, cmid: r.cmid }), { ok: true, seq: r.seq, ts: r.ts, duplicate: true }]));
@@ -99,20 +112,19 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
   const senderMoves = touched.flatMap(([id, c]) => [...c.senders].map(([user, seq]) => ({ id, user, seq })));
   const advanced: string[] = [];
   for (const [id, c] of touched) {
-    for (const [user, seq] of c.senders) {
-      const w = c.members.get(user);
-      c.members.set(user, { delivered: Math.max(w?.delivered ?? 0, seq), read: Math.max(w?.read ?? 0, seq) });
-    }
-    const ws = [...c.members.values()];
-    const d = Math.min(...ws.map((w) => w.delivered));
-    const r = Math.min(...ws.map((w) => w.read));
-    if (d > c.aggDelivered || r > c.aggRead) advanced.push(id);
+    // Every active member is at or above the stored minimums: only a sender sitting on one can
+    // lift it (the same rule as the SQLite store's append).
+    const atMin = [...c.senders.keys()].some((user) => {
+      const w = c.watermarks.get(user);
+      return !w || w.delivered <= c.aggDelivered || w.read <= c.aggRead;
+    });
+    if (atMin) advanced.push(id);
   }
   // Per conversation, fresh is in seq order; each active member (the sender too, for its other
   // devices) gets one message event per new message.
   const events: PendingEvent[] = [];
   for (const msg of fresh) {
-    for (const user of convs.get(msg.conv)?.members.keys() ?? []) events.push({ user: user as UserId, e: { k: 'message', msg } });
+    for (const user of convs.get(msg.conv)?.members ?? []) events.push({ user: user as UserId, e: { k: 'message', msg } });
   }
   const held = new Map(locked.rows.map((r) => [r.id, r.last_seq]));
   const runConvs = new Set(touched.filter(([, c]) => c.members.size >= runThreshold).map(([id]) => id));
