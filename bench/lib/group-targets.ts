@@ -6,7 +6,7 @@
  * bare ws group relay (bench/peers/ws-group.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Target } from './drivers.ts';
@@ -52,6 +52,7 @@ export async function startGroupTarget(target: Target, port: number, members: nu
     const stop = async () => {
       await server.stop();
       await backing?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
     };
     try {
       const owner = users[0]!.token;

@@ -1,6 +1,6 @@
 /** Start a Parley node as a separate process for a benchmark, and register users against it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tokens } from '@parley/protocol';
@@ -40,7 +40,11 @@ export async function startParley(port: number, env: Record<string, string> = {}
     child,
     stop: () =>
       new Promise((resolve) => {
-        child.once('exit', () => resolve());
+        child.once('exit', () => {
+          // Each run's database is ~200 MB; a caller that passed PARLEY_DATA_DIR removes its own.
+          rmSync(dataDir, { recursive: true, force: true });
+          resolve();
+        });
         child.kill('SIGTERM');
       }),
   };
