@@ -49,7 +49,8 @@ export class Runs {
     this.closeRun = prepare('UPDATE runs SET last_seq = ?, end_cursor = ? WHERE user_id = ? AND base_cursor = ?');
     this.setHead = prepare('UPDATE heads SET head = ? WHERE user_id = ?');
     this.openRun = prepare('INSERT INTO runs (user_id, base_cursor, conv_id, first_seq) VALUES (?, ?, ?, ?)');
-    this.openOnConv = prepare('SELECT user_id, base_cursor, first_seq FROM runs WHERE conv_id = ? AND last_seq IS NULL');
+    // raw: each row as [user_id, base_cursor, first_seq], no object per member.
+    this.openOnConv = prepare('SELECT user_id, base_cursor, first_seq FROM runs WHERE conv_id = ? AND last_seq IS NULL').raw();
     this.headOf = prepare('SELECT head FROM heads WHERE user_id = ?');
   }
 
@@ -74,10 +75,9 @@ export class Runs {
   loadMembers(conv: ConversationId): void {
     this.anyOpen ??= this.existsOpen.get() !== undefined;
     if (!this.anyOpen) return;
-    const rows = this.openOnConv.all(conv) as { user_id: string; base_cursor: number; first_seq: number }[];
-    for (const row of rows) {
-      const user = row.user_id as UserId;
-      if (!this.state.has(user)) this.state.set(user, { conv, base: row.base_cursor, first: row.first_seq });
+    const rows = this.openOnConv.all(conv) as [UserId, number, number][];
+    for (const [user, base, first] of rows) {
+      if (!this.state.has(user)) this.state.set(user, { conv, base, first });
     }
   }
 
