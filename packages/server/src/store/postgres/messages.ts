@@ -43,18 +43,23 @@ const keyOf = (m: { from: string; cmid: string }) => JSON.stringify([m.from, m.c
 export async function appendMessages(client: PoolClient, batch: readonly NewMessage[], runThreshold: number): Promise<AppendResult> {
   if (batch.length === 0) return { outcomes: [], appended: new Map() };
   const convIds = [...new Set(batch.map((m) => m.conv))];
-  // Before the lock: a copy committed after this read makes the insert fail on messages_idem, and
-  // the retried transaction finds it.
+  // One round trip: the batch's copies already stored, then the conversations locked (in id order).
+  // The copies are read with the statement's snapshot, taken before any wait for the locks: a copy
+  // committed after it makes the insert fail on messages_idem, and the retried transaction finds it.
+  // The locked rows are the latest versions (a lock that waited re-reads the row).
   const keys = [...new Map(batch.map((m) => [keyOf(m), m])).values()];
-  const dups = await query<{ sender: string; cmid: string; seq: number; ts: number }>(client,
-    `SELECT m.sender, m.cmid, m.seq, m.ts FROM messages m
-       JOIN unnest($1::text[], $2::text[]) AS k(sender, cmid) ON m.sender = k.sender AND m.cmid = k.cmid`,
-    [keys.map((m) => m.from), keys.map((m) => m.cmid)],
+  const first = await query<{ dup: boolean; id: string; cmid: string | null; a: number; b: number; c: number | null }>(client,
+    `WITH locked AS (
+       SELECT id, last_seq, agg_delivered, agg_read FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE
+     )
+     SELECT false AS dup, id, NULL AS cmid, last_seq AS a, agg_delivered AS b, agg_read AS c FROM locked
+     UNION ALL
+     SELECT true, m.sender, m.cmid, m.seq, m.ts, NULL FROM messages m
+       JOIN unnest($2::text[], $3::text[]) AS k(sender, cmid) ON m.sender = k.sender AND m.cmid = k.cmid`,
+    [convIds, keys.map((m) => m.from), keys.map((m) => m.cmid)],
   );
-  const locked = await query<{ id: string; last_seq: number; agg_delivered: number; agg_read: number }>(client,
-    'SELECT id, last_seq, agg_delivered, agg_read FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
-    [convIds],
-  );
+  const dups = { rows: first.rows.filter((r) => r.dup).map((r) => ({ sender: r.id, cmid: r.cmid!, seq: r.a, ts: r.b })) };
+  const locked = { rows: first.rows.filter((r) => !r.dup).map((r) => ({ id: r.id, last_seq: r.a, agg_delivered: r.b, agg_read: r.c! })) };
   const convs = new Map<string, ConvState>(
     locked.rows.map((r) => [r.id, { lastSeq: r.last_seq, aggDelivered: r.agg_delivered, aggRead: r.agg_read, members: new Set(), watermarks: new Map(), senders: new Map(), maxTs: 0 }]),
   );
