@@ -95,10 +95,31 @@ export class SqliteStore implements Store {
     if (options.backgroundCheckpoints === true && options.path !== ':memory:') {
       // The background thread checkpoints; should it die, this connection does it again itself.
       this.db.pragma('wal_autocheckpoint = 0');
-      this.checkpointer = startCheckpointer(options.path, CHECKPOINT_INTERVAL_MS, () => {
-        this.checkpointer = null;
-        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
-      });
+      this.checkpointer = startCheckpointer(
+        options.path,
+        CHECKPOINT_INTERVAL_MS,
+        () => {
+          this.checkpointer = null;
+          if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+        },
+        (p) => {
+          if (p.tail) this.catchUpCheckpoint();
+        },
+      );
+    }
+  }
+
+  /**
+   * The short tail the background thread left (checkpointer.ts): copied here, between two of this
+   * connection's transactions, so that its next commit starts the WAL over at the top. It only
+   * helps: should it fail (another process's checkpoint running), the thread reports again.
+   */
+  private catchUpCheckpoint(): void {
+    if (!this.db.open) return;
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // the next report tries again
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * WAL checkpoints happen on the background thread: the writing connection never checkpoints
  * (wal_autocheckpoint = 0), yet committed messages reach the database file itself while the store
- * is open, and the WAL does not keep growing.
+ * is open, and the WAL does not keep growing, even under writes that never pause.
  */
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -60,6 +60,35 @@ describe('SQLite background checkpoints', () => {
       // 2,000 messages with their log rows are ~2 MB of pages: without checkpoints the WAL would
       // hold them all; with them it restarts from the top after each complete checkpoint.
       assert.ok(statSync(join(dir, 'parley.db-wal')).size <= walPeak);
+    } finally {
+      await store.close();
+    }
+  });
+
+  // Without the catch-up (a PASSIVE pass on the writing connection once the thread has copied all
+  // but a short tail) this fails: a commit lands during every pass of the thread, the WAL never
+  // starts over, and these ~64,000 messages leave ~450 MB of it.
+  it('keeps the WAL bounded under writes that never pause', async () => {
+    const store = new SqliteStore({ path: join(dir, 'parley.db'), backgroundCheckpoints: true });
+    try {
+      await store.migrate();
+      const users = Array.from({ length: 40 }, (_, i) => `u_${i}` as UserId);
+      for (const u of users) await store.createUser({ id: u, handle: u, passwordHash: 'x', createdAt: 1 });
+      const convs: { conv: ConversationId; from: UserId }[] = [];
+      for (let i = 0; i < 20; i++) {
+        const conv = `c_${i}` as ConversationId;
+        const [a, b] = [users[2 * i]!, users[2 * i + 1]!];
+        await store.createConversation({ id: conv, kind: 'direct', name: '', createdAt: 1, by: a, members: [{ user: a, admin: false }, { user: b, admin: false }] });
+        convs.push({ conv, from: a });
+      }
+      let walPeak = 0;
+      for (let round = 0; round < 500; round++) {
+        const batch = Array.from({ length: 128 }, (_, i) => ({ ...convs[i % 20]!, cmid: `r${round}-${i}`, kind: 'text', body: 'x'.repeat(60), ts: 1 }));
+        await store.appendMessages(batch);
+        walPeak = Math.max(walPeak, statSync(join(dir, 'parley.db-wal')).size);
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.ok(walPeak < 250 * 1024 * 1024, `WAL peak ${Math.round(walPeak / 1048576)} MiB`);
     } finally {
       await store.close();
     }

@@ -5,8 +5,14 @@
  * most of a moderate rate's latency tail. Here the writing connection never checkpoints
  * (`wal_autocheckpoint = 0`); a worker thread with its own connection runs a PASSIVE checkpoint
  * every `intervalMs` (it never blocks writers or readers, and copies what no reader still needs).
- * Once a checkpoint has copied the whole WAL, the next writer starts the WAL file from the top, so
- * its size stays bounded by what piles up between checkpoints.
+ * Once a checkpoint has copied the whole WAL, the next writer starts the WAL file from the top.
+ * Under sustained writes that never happens by itself: a commit always lands while a pass copies,
+ * so no pass reaches the end, and the WAL grew without bound (2.5 GB in 15 s of saturated 1:1
+ * traffic in a store microbenchmark), every commit extending the file. So once the WAL holds
+ * `restartFrames` frames, the thread repeats its pass until one finds only a few new frames
+ * (`TAIL_FRAMES`) and reports `tail: true`; the owner then runs one PASSIVE pass on the writing
+ * connection itself (`catchUp`), which copies that short tail and nothing can commit during it,
+ * so the next commit starts the WAL over at the top.
  *
  * Contract: `start` returns null when there is no file (':memory:'). If the thread dies, `onExit`
  * tells the owner, which must give its connection back its automatic checkpoints. `stop` ends
@@ -17,9 +23,16 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
+/** WAL frames past which the WAL is made to start over (see above): 8,192 x 4 KiB = 32 MiB. */
+export const RESTART_FRAMES = 8192;
+/** New frames a pass may find and still leave the writing connection a short copy. */
+const TAIL_FRAMES = 256;
+
 /** The thread's code (CommonJS, no TypeScript): better-sqlite3 is required by absolute path. */
 const SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
+const TAIL_FRAMES = ${TAIL_FRAMES};
+const MAX_PASSES = 10;
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 0');
@@ -28,8 +41,17 @@ parentPort.on('message', (m) => { if (m === 'stop') { stopped = true; db.close()
 const tick = () => {
   if (stopped) return;
   try {
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
-    if (r && r.log > 0) parentPort.postMessage({ log: r.log, checkpointed: r.checkpointed });
+    let [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    let tail = false;
+    for (let pass = 0; r && r.log >= workerData.restartFrames && pass < MAX_PASSES; pass++) {
+      const before = r.log;
+      [r] = db.pragma('wal_checkpoint(PASSIVE)');
+      if (r && r.log - before <= TAIL_FRAMES && r.checkpointed === r.log) {
+        tail = true;
+        break;
+      }
+    }
+    if (r && r.log > 0) parentPort.postMessage({ log: r.log, checkpointed: r.checkpointed, tail });
   } catch (err) {
     if (!/BUSY|LOCKED/.test(String(err && err.code))) throw err;
   }
@@ -42,6 +64,11 @@ export interface CheckpointProgress {
   /** Frames in the WAL at the checkpoint, and how many of them are in the database file now. */
   log: number;
   checkpointed: number;
+  /**
+   * The WAL is past `restartFrames` and everything but a short tail is in the database file: a
+   * PASSIVE checkpoint on the writing connection now lets the next commit start the WAL over.
+   */
+  tail: boolean;
 }
 
 export interface Checkpointer {
@@ -53,10 +80,11 @@ export function startCheckpointer(
   intervalMs: number,
   onExit: (err: Error | null) => void,
   onProgress?: (p: CheckpointProgress) => void,
+  restartFrames = RESTART_FRAMES,
 ): Checkpointer | null {
   if (path === ':memory:' || path === '') return null;
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(SOURCE, { eval: true, workerData: { path, driver, intervalMs } });
+  const worker = new Worker(SOURCE, { eval: true, workerData: { path, driver, intervalMs, restartFrames } });
   worker.unref();
   let stopping = false;
   let reported = false;
