@@ -7,8 +7,8 @@
  * PARLEY_LOG_LEVEL, and for a cluster PARLEY_DATABASE_URL, PARLEY_DATABASE_SCHEMA, PARLEY_REDIS_URL,
  * PARLEY_REDIS_PREFIX (see ports.ts), and PARLEY_LIMITS="name=value,..." (any limit of
  * @parley/protocol's DefaultLimits, e.g. maxFramesPerSecond=1000), PARLEY_STORE_WORKER=1 (embedded SQLite
- * writes in a writer thread), PARLEY_STORE_CHECKPOINTS=background (WAL checkpoints on a thread of
- * their own instead of in the commit that fills the WAL). Flags win over the environment. SIGTERM / SIGINT drain the
+ * writes in a writer thread), PARLEY_STORE_CHECKPOINTS=inline (WAL checkpoints in the commit that
+ * fills the WAL instead of on a thread of their own, the default). Flags win over the environment. SIGTERM / SIGINT drain the
  * node, then exit.
  */
 import cluster from 'node:cluster';
@@ -53,7 +53,7 @@ function fromEnvAndFlags(argv: string[]): { command: string; options: PartialOpt
   if (env['PARLEY_TOKEN_SECRET']) options.tokenSecret = env['PARLEY_TOKEN_SECRET'];
   if (env['PARLEY_LIMITS']) options.limits = parseLimits(env['PARLEY_LIMITS']);
   if (env['PARLEY_STORE_WORKER']) options.storeWorker = env['PARLEY_STORE_WORKER'] === '1';
-  if (env['PARLEY_STORE_CHECKPOINTS']) options.storeCheckpoints = env['PARLEY_STORE_CHECKPOINTS'] === 'background' ? 'background' : 'inline';
+  if (env['PARLEY_STORE_CHECKPOINTS']) options.storeCheckpoints = env['PARLEY_STORE_CHECKPOINTS'] === 'inline' ? 'inline' : 'background';
   const w = values.workers ?? env['PARLEY_WORKERS'] ?? '1';
   const workers = w === 'auto' ? availableParallelism() : Number(w);
   return { command: positionals[0] ?? 'start', options, workers };

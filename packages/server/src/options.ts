@@ -38,11 +38,11 @@ export interface NodeOptions {
    */
   storeWorker: boolean;
   /**
-   * Embedded store only: who checkpoints SQLite's WAL into the database file. 'inline' (the
-   * default): SQLite's automatic checkpoint in the commit that fills the WAL past 1,000 pages;
-   * 'background': a thread of its own, every 100 ms (store/sqlite/checkpointer.ts), so no commit on
-   * the event loop pays for a checkpoint's copy and fsync. Measured on 2 cores: the thread's CPU
-   * outweighed the gain (docs/benchmarks.md, direct).
+   * Embedded store only: who checkpoints SQLite's WAL into the database file. 'background' (the
+   * default): a thread of its own, every 100 ms (store/sqlite/checkpointer.ts), so no commit on
+   * the event loop pays for a checkpoint's copy and fsync (measured on 2 cores: ~20 % more 1:1
+   * messages per second at saturation, docs/benchmarks.md, direct, session 17); 'inline': SQLite's
+   * automatic checkpoint in the commit that fills the WAL past 1,000 pages, no extra thread.
    */
   storeCheckpoints: 'background' | 'inline';
   /** Milliseconds a draining node waits for in-flight work before it exits. Default 5000. */
@@ -61,7 +61,7 @@ export const defaultOptions: Omit<NodeOptions, 'nodeId'> = {
   maxBatch: 512,
   ackDelayMs: 100,
   storeWorker: false,
-  storeCheckpoints: 'inline',
+  storeCheckpoints: 'background',
   drainTimeoutMs: 5000,
   limits: { ...DefaultLimits },
   meetings: defaultMeetingOptions,
