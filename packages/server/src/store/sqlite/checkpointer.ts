@@ -11,8 +11,9 @@
  * traffic in a store microbenchmark), every commit extending the file. So once the WAL holds
  * `restartFrames` frames, the thread repeats its pass until one finds only a few new frames
  * (`TAIL_FRAMES`) and reports `tail: true`; the owner then runs one PASSIVE pass on the writing
- * connection itself (`catchUp`), which copies that short tail and nothing can commit during it,
- * so the next commit starts the WAL over at the top.
+ * connection itself (SqliteStore's `catchUpCheckpoint`), which copies that short tail while no
+ * commit of that process can land, so its next commit starts the WAL over at the top (with other
+ * processes writing the same file, theirs may land in between: the pass then just helps).
  *
  * Contract: `start` returns null when there is no file (':memory:'). If the thread dies, `onExit`
  * tells the owner, which must give its connection back its automatic checkpoints. `stop` ends
