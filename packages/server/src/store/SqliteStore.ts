@@ -112,10 +112,10 @@ export class SqliteStore implements Store {
   /**
    * The short tail the background thread left (checkpointer.ts): copied here, between two of this
    * connection's transactions, so that its next commit starts the WAL over at the top. It only
-   * helps: should it fail (another process's checkpoint running), the thread reports again.
+   * helps: should it fail (another process's checkpoint running, the store closed), the thread
+   * reports again or is gone.
    */
   private catchUpCheckpoint(): void {
-    if (!this.db.open) return;
     try {
       this.db.pragma('wal_checkpoint(PASSIVE)');
     } catch {
@@ -370,6 +370,7 @@ export class SqliteStore implements Store {
 
   private activeUsers(conv: ConversationId): UserId[] {
     // pluck: the ids themselves, no row object each (a 1,024-member group's every append reads them).
+    // The alias gives the statement a text of its own: pluck() changes the cached statement.
     return this.stmt('SELECT user_id AS active_user_id FROM members WHERE conv_id = ? AND active = 1').pluck().all(conv) as UserId[];
   }
 

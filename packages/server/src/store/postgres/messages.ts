@@ -58,10 +58,9 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
        JOIN unnest($2::text[], $3::text[]) AS k(sender, cmid) ON m.sender = k.sender AND m.cmid = k.cmid`,
     [convIds, keys.map((m) => m.from), keys.map((m) => m.cmid)],
   );
-  const dups = { rows: first.rows.filter((r) => r.dup).map((r) => ({ sender: r.id, cmid: r.cmid!, seq: r.a, ts: r.b })) };
-  const locked = { rows: first.rows.filter((r) => !r.dup).map((r) => ({ id: r.id, last_seq: r.a, agg_delivered: r.b, agg_read: r.c! })) };
+  const locked = first.rows.filter((r) => !r.dup);
   const convs = new Map<string, ConvState>(
-    locked.rows.map((r) => [r.id, { lastSeq: r.last_seq, aggDelivered: r.agg_delivered, aggRead: r.agg_read, members: new Set(), watermarks: new Map(), senders: new Map(), maxTs: 0 }]),
+    locked.map((r) => [r.id, { lastSeq: r.a, aggDelivered: r.b, aggRead: r.c!, members: new Set(), watermarks: new Map(), senders: new Map(), maxTs: 0 }]),
   );
   // Under the lock, in one round trip: each active member with its open run on the conversation if
   // it has one (runs.ts; a, b: base cursor, first seq), and the watermarks of the batch's senders
@@ -91,7 +90,10 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
     }
   }
 
-  const seen = new Map<string, AppendOutcome>(dups.rows.map((r) => [keyOf({ from: r.sender, cmid: r.cmid }), { ok: true, seq: r.seq, ts: r.ts, duplicate: true }]));
+  // Copies' rows: id = sender, a = seq, b = ts.
+  const seen = new Map<string, AppendOutcome>(
+    first.rows.filter((r) => r.dup).map((r) => [keyOf({ from: r.id, cmid: r.cmid! }), { ok: true, seq: r.a, ts: r.b, duplicate: true }]),
+  );
   const fresh: Message[] = [];
   const outcomes = batch.map((m): AppendOutcome => {
     const key = keyOf(m);
@@ -131,7 +133,7 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
   for (const msg of fresh) {
     for (const user of convs.get(msg.conv)?.members ?? []) events.push({ user: user as UserId, e: { k: 'message', msg } });
   }
-  const held = new Map(locked.rows.map((r) => [r.id, r.last_seq]));
+  const held = new Map(locked.map((r) => [r.id, r.a]));
   const runConvs = new Set(touched.filter(([, c]) => c.members.size >= runThreshold).map(([id]) => id));
   const scope = { held, runConvs, openOnHeld };
   // The users whose logs need a write are locked by the same statement that stores the messages

@@ -9,7 +9,7 @@
  * Under sustained writes that never happens by itself: a commit always lands while a pass copies,
  * so no pass reaches the end, and the WAL grew without bound (2.5 GB in 15 s of saturated 1:1
  * traffic in a store microbenchmark), every commit extending the file. So once the WAL holds
- * `restartFrames` frames, the thread repeats its pass until one finds only a few new frames
+ * `RESTART_FRAMES` frames, the thread repeats its pass until one finds only a few new frames
  * (`TAIL_FRAMES`) and reports `tail: true`; the owner then runs one PASSIVE pass on the writing
  * connection itself (SqliteStore's `catchUpCheckpoint`), which copies that short tail while no
  * commit of that process can land, so its next commit starts the WAL over at the top (with other
@@ -25,13 +25,14 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
 /** WAL frames past which the WAL is made to start over (see above): 8,192 x 4 KiB = 32 MiB. */
-export const RESTART_FRAMES = 8192;
+const RESTART_FRAMES = 8192;
 /** New frames a pass may find and still leave the writing connection a short copy. */
 const TAIL_FRAMES = 256;
 
 /** The thread's code (CommonJS, no TypeScript): better-sqlite3 is required by absolute path. */
 const SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
+const RESTART_FRAMES = ${RESTART_FRAMES};
 const TAIL_FRAMES = ${TAIL_FRAMES};
 const MAX_PASSES = 10;
 const Database = require(workerData.driver);
@@ -44,7 +45,7 @@ const tick = () => {
   try {
     let [r] = db.pragma('wal_checkpoint(PASSIVE)');
     let tail = false;
-    for (let pass = 0; r && r.log >= workerData.restartFrames && pass < MAX_PASSES; pass++) {
+    for (let pass = 0; r && r.log >= RESTART_FRAMES && pass < MAX_PASSES; pass++) {
       const before = r.log;
       [r] = db.pragma('wal_checkpoint(PASSIVE)');
       if (r && r.log - before <= TAIL_FRAMES && r.checkpointed === r.log) {
@@ -66,7 +67,7 @@ export interface CheckpointProgress {
   log: number;
   checkpointed: number;
   /**
-   * The WAL is past `restartFrames` and everything but a short tail is in the database file: a
+   * The WAL is past `RESTART_FRAMES` and everything but a short tail is in the database file: a
    * PASSIVE checkpoint on the writing connection now lets the next commit start the WAL over.
    */
   tail: boolean;
@@ -81,11 +82,10 @@ export function startCheckpointer(
   intervalMs: number,
   onExit: (err: Error | null) => void,
   onProgress?: (p: CheckpointProgress) => void,
-  restartFrames = RESTART_FRAMES,
 ): Checkpointer | null {
   if (path === ':memory:' || path === '') return null;
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(SOURCE, { eval: true, workerData: { path, driver, intervalMs, restartFrames } });
+  const worker = new Worker(SOURCE, { eval: true, workerData: { path, driver, intervalMs } });
   worker.unref();
   let stopping = false;
   let reported = false;
