@@ -29,7 +29,7 @@ import * as messages from './postgres/messages.ts';
 import { migrate } from './postgres/migrate.ts';
 import * as receipts from './postgres/receipts.ts';
 import { CONVERSATION_COLUMNS, toConversation, toDevice, toUser, type ConversationRow, type DeviceRow, type UserRow } from './postgres/rows.ts';
-import { inRead, inTx } from './postgres/tx.ts';
+import { inRead, inTx, type TxOptions } from './postgres/tx.ts';
 import { query } from './postgres/prepared.ts';
 
 export interface PostgresStoreOptions {
@@ -83,9 +83,9 @@ export class PostgresStore implements Store {
     this.pool.on('error', () => {});
   }
 
-  private tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  private tx<T>(fn: (c: PoolClient) => Promise<T>, opts?: TxOptions): Promise<T> {
     if (this.closed) return Promise.reject(new ParleyError('UNAVAILABLE', 'store is closed'));
-    return inTx(this.pool, fn);
+    return inTx(this.pool, fn, opts);
   }
 
   /** For methods that read with exactly one statement. */
@@ -249,7 +249,8 @@ export class PostgresStore implements Store {
 
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult> {
     if (batch.length === 0) return Promise.resolve({ outcomes: [], appended: new Map() });
-    return this.tx((c) => messages.appendMessages(c, batch, this.runThreshold));
+    // Its first statement is a function call (cheap to plan): the BEGIN goes with it.
+    return this.tx((c) => messages.appendMessages(c, batch, this.runThreshold), { bundleBegin: true });
   }
 
   history(conv: ConversationId, page: { before?: Seq; after?: Seq; limit: number }): Promise<{ messages: Message[]; more: boolean }> {

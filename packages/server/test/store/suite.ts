@@ -371,6 +371,22 @@ export function storeSuite(name: string, open: () => Promise<Store>, teardown?: 
         assert.deepEqual(res.outcomes.map((o) => (o.ok ? [o.seq, o.duplicate] : o.code)), [[1, false], [2, false]]);
       });
 
+      it('stores bodies and client ids with quotes, backslashes, dollar signs and braces exactly', async () => {
+        const [a, b] = [await user(), await user()];
+        const conv = await group([a, b]);
+        const texts = [
+          "it's", 'say "hi"', 'C:\\path\\to', "'); DROP TABLE messages; --", '$1 $2::text[] $$ $fn$',
+          '{"a",NULL,"b\\"c"}', 'E\'\\x41\'', 'line\nbreak\ttab', 'emoji \u{1F600} and \u00e9',
+        ];
+        const res = await store.appendMessages(texts.map((t, i) => msg(conv, i % 2 ? b : a, `c${i}${t}`, 3000 + i, t)));
+        assert.deepEqual(res.outcomes.map((o) => o.ok && o.seq), texts.map((_, i) => i + 1));
+        const page = await store.history(conv, { after: 0, limit: 20 });
+        assert.deepEqual(page.messages.map((m) => [m.body, m.cmid]), texts.map((t, i) => [t, `c${i}${t}`]));
+        // The same client ids again are recognised as copies, byte for byte.
+        const again = await store.appendMessages(texts.map((t, i) => msg(conv, i % 2 ? b : a, `c${i}${t}`, 4000, 'other')));
+        assert.deepEqual(again.outcomes.map((o) => o.ok && o.duplicate && o.seq), texts.map((_, i) => i + 1));
+      });
+
       it('reports NOT_MEMBER and NOT_FOUND per message without using a seq', async () => {
         const [a, b, outsider] = [await user(), await user(), await user()];
         const conv = await group([a, b]);

@@ -10,6 +10,7 @@ import type { PoolClient } from 'pg';
 import type { Appended } from '../Store.ts';
 import { freeRunConv, planLog, type LogPlan, type OpenRun, type UserLogState } from './runs.ts';
 import { toCursorEvent, type EventRow } from './rows.ts';
+import { queryAndCommit } from './bundle.ts';
 import { query } from './prepared.ts';
 
 export interface PendingEvent {
@@ -28,8 +29,22 @@ export interface LogScope {
    * under it): users whose events all extend one of them need no lock and no write.
    */
   openOnHeld?: ReadonlyMap<string, OpenRun>;
-  /** Users the caller has locked already (FOR NO KEY UPDATE), with `users.head` as the lock returned it. */
-  lockedHeads?: ReadonlyMap<string, number>;
+  /** Users the caller has locked already (FOR NO KEY UPDATE), with what it read under the locks. */
+  locked?: LockedUsers;
+}
+
+export interface LockedUsers {
+  /** Every user the caller asked to lock (those that do not exist are in no other field). */
+  asked: ReadonlySet<string>;
+  /** `users.head` as each lock returned it. */
+  heads: ReadonlyMap<string, number>;
+  /** The open run of each locked user that has one, read after the locks. */
+  runs: ReadonlyMap<string, OpenRun>;
+}
+
+export interface AppendOptions {
+  /** This append is the transaction's last write: its statement carries the COMMIT (bundle.ts). */
+  last?: boolean;
 }
 
 /** The open runs of these users (read after locking them: a user's runs change only under its lock). */
@@ -84,7 +99,7 @@ function needingLock(byUser: ReadonlyMap<UserId, readonly number[]>, events: rea
  * others are locked (in id order), their runs read afresh, and everything is written in one
  * statement. Events for users that do not exist are dropped.
  */
-export async function appendEvents(client: PoolClient, events: readonly PendingEvent[], scope: LogScope = {}): Promise<Appended> {
+export async function appendEvents(client: PoolClient, events: readonly PendingEvent[], scope: LogScope = {}, opts: AppendOptions = {}): Promise<Appended> {
   if (events.length === 0) return new Map();
   const byUser = byUserOf(events);
   const held = new Map(scope.held ?? []);
@@ -98,28 +113,34 @@ export async function appendEvents(client: PoolClient, events: readonly PendingE
     if (run && !needSet.has(user)) state.set(user, { stored: run.base - 1, run });
   }
   if (need.length > 0) {
-    const heads = new Map(scope.lockedHeads ?? []);
-    const more = need.filter((u) => !heads.has(u));
-    if (more.length > 0) {
+    const pre = scope.locked;
+    if (pre && need.every((u) => pre.asked.has(u))) {
+      // The caller locked them and read their runs under the locks; the conversations of those
+      // runs are in `held`.
+      for (const u of need) {
+        const head = pre.heads.get(u);
+        if (head !== undefined) state.set(u, { stored: head, run: pre.runs.get(u) ?? null });
+      }
+    } else {
       const { rows } = await query<{ id: string; head: number }>(client,
         'SELECT id, head FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
-        [more],
+        [need],
       );
-      for (const r of rows) heads.set(r.id, r.head);
-    }
-    const runs = await openRunsOf(client, need);
-    await holdConvs(client, held, [...runs.values()].map((r) => r.conv));
-    for (const u of need) {
-      const head = heads.get(u);
-      if (head !== undefined) state.set(u, { stored: head, run: runs.get(u) ?? null });
+      const heads = new Map(rows.map((r) => [r.id, r.head]));
+      const runs = await openRunsOf(client, need);
+      await holdConvs(client, held, [...runs.values()].map((r) => r.conv));
+      for (const u of need) {
+        const head = heads.get(u);
+        if (head !== undefined) state.set(u, { stored: head, run: runs.get(u) ?? null });
+      }
     }
   }
   const plan = planLog({ byUser, events, state, lastSeqOf: (c) => held.get(c) ?? 0, runConvs });
-  if (plan.closes.length + plan.opens.length + plan.heads.length + plan.rows.length > 0) await writePlan(client, plan, events);
+  if (plan.closes.length + plan.opens.length + plan.heads.length + plan.rows.length > 0) await writePlan(client, plan, events, opts.last === true);
   return plan.appended;
 }
 
-async function writePlan(client: PoolClient, plan: LogPlan, events: readonly PendingEvent[]): Promise<void> {
+async function writePlan(client: PoolClient, plan: LogPlan, events: readonly PendingEvent[], last: boolean): Promise<void> {
   const rows = { user: [] as string[], cursor: [] as number[], kind: [] as string[], conv: [] as (string | null)[], seq: [] as (number | null)[], payload: [] as (string | null)[] };
   for (const r of plan.rows) {
     const e = events[r.index]!.e;
@@ -137,7 +158,7 @@ async function writePlan(client: PoolClient, plan: LogPlan, events: readonly Pen
     }
   }
   const { closes, opens, heads } = plan;
-  await query(client,
+  await (last ? queryAndCommit : query)(client,
     `WITH closed AS (
        UPDATE runs r SET last_seq = v.last_seq, end_cursor = v.end_cursor
          FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(user_id, base_cursor, last_seq, end_cursor)

@@ -1,8 +1,10 @@
 /**
- * Message storage. appendMessages is a group commit: the whole batch in one transaction with a
- * fixed number of statements (find duplicates, lock conversations, read members and their open
- * runs, store the messages and lock the users whose logs need a write, then the log append),
- * whatever the batch size or group size.
+ * Message storage. appendMessages is a group commit: the whole batch in one transaction of three
+ * round trips whatever the batch size or group size: BEGIN with the reads under the
+ * conversations' locks (duplicates, members and their open runs), the writes with the receipts
+ * and the user locks, then the log rows with the COMMIT. The first two are function calls
+ * (migration 4) because what they read after taking a lock must come from a later snapshot than
+ * the lock's, which within one plain statement it would not.
  *
  * Seqs are dense because each conversation's row is locked (FOR NO KEY UPDATE) before its
  * last_seq is read and held until commit. Idempotency on (sender, cmid) is a unique index; a
@@ -15,9 +17,8 @@
 import type { ConversationId, Message, UserId } from '@parley/protocol';
 import type { PoolClient } from 'pg';
 import type { AppendOutcome, AppendResult, NewMessage } from '../Store.ts';
-import { appendEvents, usersToLock, type PendingEvent } from './log.ts';
+import { appendEvents, usersToLock, type LockedUsers, type PendingEvent } from './log.ts';
 import type { OpenRun } from './runs.ts';
-import { recomputeReceipts } from './receipts.ts';
 import { toMessage, type MessageRow } from './rows.ts';
 import { query } from './prepared.ts';
 
@@ -43,57 +44,42 @@ const keyOf = (m: { from: string; cmid: string }) => JSON.stringify([m.from, m.c
 export async function appendMessages(client: PoolClient, batch: readonly NewMessage[], runThreshold: number): Promise<AppendResult> {
   if (batch.length === 0) return { outcomes: [], appended: new Map() };
   const convIds = [...new Set(batch.map((m) => m.conv))];
-  // One round trip: the batch's copies already stored, then the conversations locked (in id order).
-  // The copies are read with the statement's snapshot, taken before any wait for the locks: a copy
-  // committed after it makes the insert fail on messages_idem, and the retried transaction finds it.
-  // The locked rows are the latest versions (a lock that waited re-reads the row).
+  // Round trip 1 (with the transaction's BEGIN): the conversations locked in id order, then,
+  // each read after the locks (parley_append_prepare, migration 4): the batch's copies already
+  // stored, each active member with its open run on the conversation if it has one (runs.ts;
+  // n1, n2: base cursor, first seq), and the watermarks of the batch's senders only (n1, n2:
+  // delivered, read). A sender can lift the all-members minimum only if it sits on it, so the
+  // other members' watermarks are not needed here (the receipts recompute reads them when one
+  // does). A copy committed after its read makes the insert fail on messages_idem, and the
+  // retried transaction finds it.
   const keys = [...new Map(batch.map((m) => [keyOf(m), m])).values()];
-  const first = await query<{ dup: boolean; id: string; cmid: string | null; a: number; b: number; c: number | null }>(client,
-    `WITH locked AS (
-       SELECT id, last_seq, agg_delivered, agg_read FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE
-     )
-     SELECT false AS dup, id, NULL AS cmid, last_seq AS a, agg_delivered AS b, agg_read AS c FROM locked
-     UNION ALL
-     SELECT true, m.sender, m.cmid, m.seq, m.ts, NULL FROM messages m
-       JOIN unnest($2::text[], $3::text[]) AS k(sender, cmid) ON m.sender = k.sender AND m.cmid = k.cmid`,
-    [convIds, keys.map((m) => m.from), keys.map((m) => m.cmid)],
+  const candidates = [...new Map(batch.map((m) => [`${m.conv}\u0000${m.from}`, m])).values()];
+  const first = await query<{ o_k: number; o_s1: string; o_s2: string | null; o_n1: number | null; o_n2: number | null; o_n3: number | null }>(client,
+    'SELECT * FROM parley_append_prepare($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])',
+    [convIds, keys.map((m) => m.from), keys.map((m) => m.cmid), candidates.map((m) => m.conv), candidates.map((m) => m.from)],
   );
-  const locked = first.rows.filter((r) => !r.dup);
-  const convs = new Map<string, ConvState>(
-    locked.map((r) => [r.id, { lastSeq: r.a, aggDelivered: r.b, aggRead: r.c!, members: new Set(), watermarks: new Map(), senders: new Map(), maxTs: 0 }]),
-  );
-  // Under the lock, in one round trip: each active member with its open run on the conversation if
-  // it has one (runs.ts; a, b: base cursor, first seq), and the watermarks of the batch's senders
-  // only (a, b: delivered, read). A sender can lift the all-members minimum only if it sits on it,
-  // so the other members' watermarks are not needed here (recomputeReceipts reads them when one
-  // does). Two plain queries glued, so each keeps its own cheap plan.
-  const candidates = [...new Map(batch.filter((m) => convs.has(m.conv)).map((m) => [`${m.conv}\u0000${m.from}`, m])).values()];
-  const read = await query<{ conv_id: string; user_id: string; a: number | null; b: number | null; mark: boolean }>(client,
-    `SELECT m.conv_id, m.user_id, r.base_cursor AS a, r.first_seq AS b, false AS mark
-       FROM members m LEFT JOIN runs r ON r.conv_id = m.conv_id AND r.user_id = m.user_id AND r.last_seq IS NULL
-      WHERE m.conv_id = ANY($1::text[]) AND m.active
-     UNION ALL
-     SELECT m.conv_id, m.user_id, greatest(m.delivered, coalesce(d.delivered, 0)), m.read, true
-       FROM unnest($2::text[], $3::text[]) AS s(conv_id, user_id)
-       JOIN members m ON m.conv_id = s.conv_id AND m.user_id = s.user_id AND m.active
-       LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id`,
-    [[...convs.keys()], candidates.map((m) => m.conv), candidates.map((m) => m.from)],
-  );
+  const convs = new Map<string, ConvState>();
+  const held = new Map<string, number>();
+  const seen = new Map<string, AppendOutcome>();
   const openOnHeld = new Map<string, OpenRun>();
-  for (const r of read.rows) {
-    const conv = convs.get(r.conv_id);
-    if (!conv) continue;
-    if (r.mark) conv.watermarks.set(r.user_id, { delivered: r.a ?? 0, read: r.b ?? 0 });
-    else {
-      conv.members.add(r.user_id);
-      if (r.a !== null && r.b !== null) openOnHeld.set(r.user_id, { conv: r.conv_id, base: r.a, first: r.b });
+  for (const r of first.rows) {
+    if (r.o_k === 0) {
+      convs.set(r.o_s1, { lastSeq: r.o_n1!, aggDelivered: r.o_n2!, aggRead: r.o_n3!, members: new Set(), watermarks: new Map(), senders: new Map(), maxTs: 0 });
+      held.set(r.o_s1, r.o_n1!);
+    } else if (r.o_k === 1) {
+      seen.set(keyOf({ from: r.o_s1, cmid: r.o_s2! }), { ok: true, seq: r.o_n1!, ts: r.o_n2!, duplicate: true });
+    } else {
+      const conv = convs.get(r.o_s1);
+      if (!conv) continue;
+      const user = r.o_s2!;
+      if (r.o_k === 3) conv.watermarks.set(user, { delivered: r.o_n1 ?? 0, read: r.o_n2 ?? 0 });
+      else {
+        conv.members.add(user);
+        if (r.o_n1 !== null && r.o_n2 !== null) openOnHeld.set(user, { conv: r.o_s1, base: r.o_n1, first: r.o_n2 });
+      }
     }
   }
 
-  // Copies' rows: id = sender, a = seq, b = ts.
-  const seen = new Map<string, AppendOutcome>(
-    first.rows.filter((r) => r.dup).map((r) => [keyOf({ from: r.id, cmid: r.cmid! }), { ok: true, seq: r.a, ts: r.b, duplicate: true }]),
-  );
   const fresh: Message[] = [];
   const outcomes = batch.map((m): AppendOutcome => {
     const key = keyOf(m);
@@ -133,38 +119,40 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
   for (const msg of fresh) {
     for (const user of convs.get(msg.conv)?.members ?? []) events.push({ user: user as UserId, e: { k: 'message', msg } });
   }
-  const held = new Map(locked.map((r) => [r.id, r.a]));
   const runConvs = new Set(touched.filter(([, c]) => c.members.size >= runThreshold).map(([id]) => id));
   const scope = { held, runConvs, openOnHeld };
-  // The users whose logs need a write are locked by the same statement that stores the messages
-  // (one round trip less under the conversations' locks), unless receipts are due: their
-  // recipients are known only after the recompute, and all users are locked together, in order.
-  const lockNow = advanced.length === 0 ? usersToLock(events, scope) : [];
-  const stored = await query<{ id: string; head: number }>(client,
-    `WITH ins AS (
-       INSERT INTO messages (conv_id, seq, sender, cmid, kind, body, ts)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
-     ), conv AS (
-       UPDATE conversations c SET last_seq = v.last_seq, active_at = greatest(c.active_at, v.ts)
-         FROM unnest($8::text[], $9::bigint[], $10::bigint[]) AS v(id, last_seq, ts)
-        WHERE c.id = v.id
-     ), own AS (
-       UPDATE members m SET delivered = greatest(m.delivered, v.seq), read = greatest(m.read, v.seq)
-         FROM unnest($11::text[], $12::text[], $13::bigint[]) AS v(conv_id, user_id, seq)
-        WHERE m.conv_id = v.conv_id AND m.user_id = v.user_id
-     )
-     SELECT id, head FROM users WHERE id = ANY($14::text[]) ORDER BY id FOR NO KEY UPDATE`,
+  // Round trip 2 (parley_append_store): the messages stored, last_seq and the senders' own
+  // watermarks moved; receipts recomputed where due; then the users whose logs need a write
+  // locked (those the message events need, and the receipts' recipients), their open runs and
+  // the conversations of those runs (FOR SHARE) read under the locks.
+  const lock = usersToLock(events, scope);
+  const stored = await query<{ o_k: number; o_s1: string; o_s2: string | null; o_n1: number; o_n2: number | null }>(client,
+    `SELECT * FROM parley_append_store($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+       $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::text[])`,
     [
       fresh.map((m) => m.conv), fresh.map((m) => m.seq), fresh.map((m) => m.from), fresh.map((m) => m.cmid),
       fresh.map((m) => m.kind), fresh.map((m) => m.body), fresh.map((m) => m.ts),
       touched.map(([id]) => id), touched.map(([, c]) => c.lastSeq), touched.map(([, c]) => c.maxTs),
       senderMoves.map((s) => s.id), senderMoves.map((s) => s.user), senderMoves.map((s) => s.seq),
-      lockNow,
+      lock, advanced, [...held.keys()],
     ],
   );
-  const receipts = await recomputeReceipts(client, advanced);
-  const lockedHeads = new Map(stored.rows.map((r) => [r.id, r.head]));
-  return { outcomes, appended: await appendEvents(client, [...events, ...receipts], { ...scope, lockedHeads }) };
+  const receipts: PendingEvent[] = [];
+  const asked = new Set<string>(lock);
+  const heads = new Map<string, number>();
+  const runs = new Map<string, OpenRun>();
+  for (const r of stored.rows) {
+    if (r.o_k === 0) {
+      receipts.push({ user: r.o_s2! as UserId, e: { k: 'receipt', conv: r.o_s1 as ConversationId, delivered: r.o_n1, read: r.o_n2! } });
+      asked.add(r.o_s2!);
+    } else if (r.o_k === 1) heads.set(r.o_s1, r.o_n1);
+    else if (r.o_k === 2) runs.set(r.o_s1, { conv: r.o_s2!, base: r.o_n1, first: r.o_n2! });
+    else held.set(r.o_s1, r.o_n1);
+  }
+  const locked: LockedUsers = { asked, heads, runs };
+  // Round trip 3: the log rows, with the COMMIT (or the COMMIT alone when every member's event
+  // only extends its open run).
+  return { outcomes, appended: await appendEvents(client, [...events, ...receipts], { ...scope, locked }, { last: true }) };
 }
 
 export async function history(

@@ -116,4 +116,98 @@ export const postgresMigrations: readonly string[] = [
     PRIMARY KEY (conv_id, user_id)
   );
   `,
+  // 4: an append's reads and its writes under the locks as two function calls (messages.ts), so a
+  // transaction makes three round trips instead of seven to nine. Each statement in a (volatile)
+  // function takes a fresh snapshot: what is read after a lock sees everything committed before
+  // the lock was granted, as a separate statement would.
+  `
+  CREATE FUNCTION parley_append_prepare(
+    p_convs text[], p_senders text[], p_cmids text[], p_cand_convs text[], p_cand_users text[]
+  ) RETURNS TABLE (o_k smallint, o_s1 text, o_s2 text, o_n1 bigint, o_n2 bigint, o_n3 bigint)
+  LANGUAGE plpgsql AS $fn$
+  BEGIN
+    -- 0: the conversations (id, last_seq, agg_delivered, agg_read), locked in id order
+    RETURN QUERY SELECT 0::smallint, c.id, NULL::text, c.last_seq, c.agg_delivered, c.agg_read
+      FROM conversations c WHERE c.id = ANY(p_convs) ORDER BY c.id FOR NO KEY UPDATE;
+    -- 1: copies already stored (sender, cmid, seq, ts)
+    RETURN QUERY SELECT 1::smallint, m.sender, m.cmid, m.seq, m.ts, NULL::bigint
+      FROM messages m JOIN unnest(p_senders, p_cmids) AS q(sender, cmid) ON m.sender = q.sender AND m.cmid = q.cmid;
+    -- 2: active members (conversation, user) with their open run on it (base cursor, first seq)
+    RETURN QUERY SELECT 2::smallint, m.conv_id, m.user_id, r.base_cursor, r.first_seq, NULL::bigint
+      FROM members m LEFT JOIN runs r ON r.conv_id = m.conv_id AND r.user_id = m.user_id AND r.last_seq IS NULL
+     WHERE m.conv_id = ANY(p_convs) AND m.active;
+    -- 3: the senders' watermarks (conversation, user, delivered, read)
+    RETURN QUERY SELECT 3::smallint, m.conv_id, m.user_id, greatest(m.delivered, coalesce(d.delivered, 0)), m.read, NULL::bigint
+      FROM unnest(p_cand_convs, p_cand_users) AS s(conv_id, user_id)
+      JOIN members m ON m.conv_id = s.conv_id AND m.user_id = s.user_id AND m.active
+      LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id;
+  END $fn$;
+
+  CREATE FUNCTION parley_append_store(
+    p_conv text[], p_seq bigint[], p_sender text[], p_cmid text[], p_kind text[], p_body text[], p_ts bigint[],
+    p_cid text[], p_clast bigint[], p_cts bigint[],
+    p_oconv text[], p_ouser text[], p_oseq bigint[],
+    p_lock text[], p_advanced text[], p_held text[]
+  ) RETURNS TABLE (o_k smallint, o_s1 text, o_s2 text, o_n1 bigint, o_n2 bigint)
+  LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_users text[] := p_lock;
+    v_ids text[];
+    v_senders text[];
+    v_d bigint[];
+    v_r bigint[];
+  BEGIN
+    -- The messages, the conversations' last_seq, the senders' own watermarks.
+    WITH ins AS (
+      INSERT INTO messages (conv_id, seq, sender, cmid, kind, body, ts)
+      SELECT * FROM unnest(p_conv, p_seq, p_sender, p_cmid, p_kind, p_body, p_ts)
+    ), conv AS (
+      UPDATE conversations c SET last_seq = v.last_seq, active_at = greatest(c.active_at, v.ts)
+        FROM unnest(p_cid, p_clast, p_cts) AS v(id, last_seq, ts)
+       WHERE c.id = v.id
+    )
+    UPDATE members m SET delivered = greatest(m.delivered, v.seq), read = greatest(m.read, v.seq)
+      FROM unnest(p_oconv, p_ouser, p_oseq) AS v(conv_id, user_id, seq)
+     WHERE m.conv_id = v.conv_id AND m.user_id = v.user_id;
+    -- Receipts of the conversations whose minimums may have moved (receipts.ts, recomputeReceipts).
+    IF cardinality(p_advanced) > 0 THEN
+      WITH mins AS (
+        SELECT m.conv_id, min(greatest(m.delivered, coalesce(d.delivered, 0))) AS d, min(m.read) AS r
+          FROM members m LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id
+         WHERE m.conv_id = ANY(p_advanced) AND m.active GROUP BY m.conv_id
+      ), adv AS (
+        SELECT c.id, c.agg_delivered AS old_d, c.agg_read AS old_r, greatest(c.agg_delivered, mins.d) AS d, greatest(c.agg_read, mins.r) AS r
+          FROM conversations c JOIN mins ON mins.conv_id = c.id
+         WHERE mins.d > c.agg_delivered OR mins.r > c.agg_read
+      ), upd AS (
+        UPDATE conversations c SET agg_delivered = adv.d, agg_read = adv.r FROM adv WHERE c.id = adv.id
+      )
+      SELECT array_agg(adv.id ORDER BY adv.id, s.sender), array_agg(s.sender ORDER BY adv.id, s.sender),
+             array_agg(adv.d ORDER BY adv.id, s.sender), array_agg(adv.r ORDER BY adv.id, s.sender)
+        INTO v_ids, v_senders, v_d, v_r
+        FROM adv
+        CROSS JOIN LATERAL (
+          SELECT m.sender FROM messages m WHERE m.conv_id = adv.id AND m.seq > adv.old_d AND m.seq <= adv.d
+          UNION
+          SELECT m.sender FROM messages m WHERE m.conv_id = adv.id AND m.seq > adv.old_r AND m.seq <= adv.r
+        ) s
+        JOIN members mm ON mm.conv_id = adv.id AND mm.user_id = s.sender AND mm.active;
+      -- 0: receipts (conversation, recipient, delivered, read), in that order
+      RETURN QUERY SELECT 0::smallint, x.id, x.sender, x.d, x.r FROM unnest(v_ids, v_senders, v_d, v_r) AS x(id, sender, d, r);
+      v_users := v_users || coalesce(v_senders, '{}');
+    END IF;
+    -- 1: the users whose logs get a write (id, head), locked in id order
+    RETURN QUERY SELECT 1::smallint, u.id, NULL::text, u.head, NULL::bigint
+      FROM users u WHERE u.id = ANY(v_users) ORDER BY u.id FOR NO KEY UPDATE;
+    -- 2: their open runs (user, conversation, base cursor, first seq), read under their locks
+    RETURN QUERY SELECT 2::smallint, r.user_id, r.conv_id, r.base_cursor, r.first_seq
+      FROM runs r WHERE r.user_id = ANY(v_users) AND r.last_seq IS NULL;
+    -- 3: the conversations of those runs not held yet (id, last_seq), FOR SHARE: enough to stop their appends
+    RETURN QUERY SELECT 3::smallint, c.id, NULL::text, c.last_seq, NULL::bigint
+      FROM conversations c
+     WHERE c.id IN (SELECT r.conv_id FROM runs r WHERE r.user_id = ANY(v_users) AND r.last_seq IS NULL)
+       AND c.id <> ALL(p_held)
+     ORDER BY c.id FOR SHARE;
+  END $fn$;
+  `,
 ];

@@ -1,11 +1,14 @@
 /**
  * Transactions: every Store method runs as one transaction on one pooled client. Serialization
  * failures and deadlocks are retried a few times with jittered backoff; a connection that fails
- * before the transaction started is retried on another client (nothing was sent). Anything that
- * fails later is reported, never retried: a COMMIT whose outcome is unknown must not run twice.
+ * before the transaction's first round trip came back is retried on another client (nothing of
+ * it can be committed). Anything that fails later is reported, never retried: a COMMIT whose
+ * outcome is unknown must not run twice. A transaction may send its BEGIN with its first
+ * statement and its COMMIT with its last (bundle.ts).
  */
 import type { Pool, PoolClient } from 'pg';
 import { isRetryable, isUnavailable, toStoreError } from './errors.ts';
+import { trackTx, untrackTx } from './bundle.ts';
 import { query } from './prepared.ts';
 
 const ATTEMPTS = 6;
@@ -15,7 +18,18 @@ function pause(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function inTx<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+export interface TxOptions {
+  /** The statement that opens the transaction. Default BEGIN. */
+  begin?: string;
+  /**
+   * Send the BEGIN with the first statement (bundle.ts): one round trip less, but that statement
+   * is planned on every call. For transactions whose first statement is cheap to plan.
+   */
+  bundleBegin?: boolean;
+}
+
+export async function inTx<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+  const begin = opts.begin ?? 'BEGIN';
   for (let attempt = 1; ; attempt++) {
     let client: PoolClient;
     try {
@@ -23,30 +37,40 @@ export async function inTx<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>
     } catch (err) {
       throw toStoreError(err);
     }
-    let started = false;
     let broken = false;
     // A checked-out client whose server goes away between two queries emits 'error' itself (the
     // pool listens only to idle ones); unheard, that would crash the process.
     const onError = () => (broken = true);
     client.on('error', onError);
+    const st = trackTx(client, opts.bundleBegin ? begin : null);
+    let sentBegin = false;
     try {
-      await client.query(begin);
-      started = true;
+      if (!opts.bundleBegin) {
+        sentBegin = true;
+        await client.query(begin);
+        st.begun = true;
+      }
       const result = await fn(client);
-      await client.query('COMMIT');
+      // Nothing to commit if no statement ran (the BEGIN is still owed) or the last one committed.
+      if (st.begin === null && !st.commitSent) await client.query('COMMIT');
       return result;
     } catch (err) {
       broken = broken || isUnavailable(err);
-      if (started && !broken) {
+      sentBegin = sentBegin || st.begin === null;
+      if (sentBegin && !broken) {
         try {
           await client.query('ROLLBACK');
         } catch {
           broken = true;
         }
       }
-      const again = started ? isRetryable(err) : broken;
+      // A connection that broke is retried only if it broke before the first round trip came back
+      // (a bundled BEGIN's statement included: nothing of it can be committed) and no COMMIT went
+      // out; later breaks are reported: a COMMIT whose outcome is unknown must not run twice.
+      const again = broken ? !st.begun && !st.commitSent : isRetryable(err);
       if (!again || attempt >= ATTEMPTS) throw toStoreError(err);
     } finally {
+      untrackTx(client);
       client.off('error', onError);
       // A broken client is destroyed rather than returned to the pool.
       client.release(broken);
