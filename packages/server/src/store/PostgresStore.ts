@@ -271,7 +271,8 @@ export class PostgresStore implements Store {
 
   applyAcks(batch: readonly AckRequest[]): Promise<Appended> {
     if (batch.length === 0) return Promise.resolve(new Map());
-    return this.tx((c) => receipts.applyAcks(c, batch));
+    // The BEGIN goes with the first read (bundle.ts): the batcher runs one of these at a time.
+    return this.tx((c) => receipts.applyAcks(c, batch), { bundleBegin: true });
   }
 
   applyReads(batch: readonly ReadRequest[]): Promise<Appended> {

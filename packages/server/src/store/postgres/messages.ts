@@ -17,7 +17,8 @@
 import type { ConversationId, Message, UserId } from '@parley/protocol';
 import type { PoolClient } from 'pg';
 import type { AppendOutcome, AppendResult, NewMessage } from '../Store.ts';
-import { appendEvents, usersToLock, type LockedUsers, type PendingEvent } from './log.ts';
+import { appendEvents, usersToLock, type PendingEvent } from './log.ts';
+import { decodeSettle, type SettleRow } from './settle.ts';
 import type { OpenRun } from './runs.ts';
 import { toMessage, type MessageRow } from './rows.ts';
 import { query } from './prepared.ts';
@@ -126,7 +127,7 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
   // locked (those the message events need, and the receipts' recipients), their open runs and
   // the conversations of those runs (FOR SHARE) read under the locks.
   const lock = usersToLock(events, scope);
-  const stored = await query<{ o_k: number; o_s1: string; o_s2: string | null; o_n1: number; o_n2: number | null }>(client,
+  const stored = await query<SettleRow>(client,
     `SELECT * FROM parley_append_store($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
        $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::text[])`,
     [
@@ -137,19 +138,7 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
       lock, advanced, [...held.keys()],
     ],
   );
-  const receipts: PendingEvent[] = [];
-  const asked = new Set<string>(lock);
-  const heads = new Map<string, number>();
-  const runs = new Map<string, OpenRun>();
-  for (const r of stored.rows) {
-    if (r.o_k === 0) {
-      receipts.push({ user: r.o_s2! as UserId, e: { k: 'receipt', conv: r.o_s1 as ConversationId, delivered: r.o_n1, read: r.o_n2! } });
-      asked.add(r.o_s2!);
-    } else if (r.o_k === 1) heads.set(r.o_s1, r.o_n1);
-    else if (r.o_k === 2) runs.set(r.o_s1, { conv: r.o_s2!, base: r.o_n1, first: r.o_n2! });
-    else held.set(r.o_s1, r.o_n1);
-  }
-  const locked: LockedUsers = { asked, heads, runs };
+  const { receipts, locked } = decodeSettle(stored.rows, lock, held);
   // Round trip 3: the log rows, with the COMMIT (or the COMMIT alone when every member's event
   // only extends its open run).
   return { outcomes, appended: await appendEvents(client, [...events, ...receipts], { ...scope, locked }, { last: true }) };

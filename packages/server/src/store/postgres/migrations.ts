@@ -116,8 +116,9 @@ export const postgresMigrations: readonly string[] = [
     PRIMARY KEY (conv_id, user_id)
   );
   `,
-  // 4: an append's reads and its writes under the locks as two function calls (messages.ts), so a
-  // transaction makes three round trips instead of seven to nine. Each statement in a (volatile)
+  // 4: an append's reads and its writes under the locks as two function calls (messages.ts), and
+  // an ack batch's settle under the conversations' locks as one (receipts.ts), so an append makes
+  // three round trips instead of seven to nine and an ack batch holds its locks for two. Each statement in a (volatile)
   // function takes a fresh snapshot: what is read after a lock sees everything committed before
   // the lock was granted, as a separate statement would.
   `
@@ -143,12 +144,12 @@ export const postgresMigrations: readonly string[] = [
       LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id;
   END $fn$;
 
-  CREATE FUNCTION parley_append_store(
-    p_conv text[], p_seq bigint[], p_sender text[], p_cmid text[], p_kind text[], p_body text[], p_ts bigint[],
-    p_cid text[], p_clast bigint[], p_cts bigint[],
-    p_oconv text[], p_ouser text[], p_oseq bigint[],
-    p_lock text[], p_advanced text[], p_held text[]
-  ) RETURNS TABLE (o_k smallint, o_s1 text, o_s2 text, o_n1 bigint, o_n2 bigint)
+  -- The tail of every write that may move receipts: the minimums of p_advanced recomputed
+  -- (receipts.ts) with their receipts, then the users whose logs get a write locked (p_lock and
+  -- the receipts' recipients), their open runs and those runs' conversations read under the locks.
+  -- The caller holds the locks of p_held (a superset of p_advanced).
+  CREATE FUNCTION parley_settle(p_advanced text[], p_lock text[], p_held text[])
+  RETURNS TABLE (o_k smallint, o_s1 text, o_s2 text, o_n1 bigint, o_n2 bigint)
   LANGUAGE plpgsql AS $fn$
   DECLARE
     v_users text[] := p_lock;
@@ -157,19 +158,6 @@ export const postgresMigrations: readonly string[] = [
     v_d bigint[];
     v_r bigint[];
   BEGIN
-    -- The messages, the conversations' last_seq, the senders' own watermarks.
-    WITH ins AS (
-      INSERT INTO messages (conv_id, seq, sender, cmid, kind, body, ts)
-      SELECT * FROM unnest(p_conv, p_seq, p_sender, p_cmid, p_kind, p_body, p_ts)
-    ), conv AS (
-      UPDATE conversations c SET last_seq = v.last_seq, active_at = greatest(c.active_at, v.ts)
-        FROM unnest(p_cid, p_clast, p_cts) AS v(id, last_seq, ts)
-       WHERE c.id = v.id
-    )
-    UPDATE members m SET delivered = greatest(m.delivered, v.seq), read = greatest(m.read, v.seq)
-      FROM unnest(p_oconv, p_ouser, p_oseq) AS v(conv_id, user_id, seq)
-     WHERE m.conv_id = v.conv_id AND m.user_id = v.user_id;
-    -- Receipts of the conversations whose minimums may have moved (receipts.ts, recomputeReceipts).
     IF cardinality(p_advanced) > 0 THEN
       WITH mins AS (
         SELECT m.conv_id, min(greatest(m.delivered, coalesce(d.delivered, 0))) AS d, min(m.read) AS r
@@ -208,6 +196,40 @@ export const postgresMigrations: readonly string[] = [
      WHERE c.id IN (SELECT r.conv_id FROM runs r WHERE r.user_id = ANY(v_users) AND r.last_seq IS NULL)
        AND c.id <> ALL(p_held)
      ORDER BY c.id FOR SHARE;
+  END $fn$;
+
+  -- An ack batch's settle: the conversations whose deliveries moved locked in id order
+  -- (k = 4: id, last_seq), then parley_settle for them.
+  CREATE FUNCTION parley_ack_settle(p_convs text[])
+  RETURNS TABLE (o_k smallint, o_s1 text, o_s2 text, o_n1 bigint, o_n2 bigint)
+  LANGUAGE plpgsql AS $fn$
+  BEGIN
+    RETURN QUERY SELECT 4::smallint, c.id, NULL::text, c.last_seq, NULL::bigint
+      FROM conversations c WHERE c.id = ANY(p_convs) ORDER BY c.id FOR NO KEY UPDATE;
+    RETURN QUERY SELECT * FROM parley_settle(p_convs, '{}', p_convs);
+  END $fn$;
+
+  CREATE FUNCTION parley_append_store(
+    p_conv text[], p_seq bigint[], p_sender text[], p_cmid text[], p_kind text[], p_body text[], p_ts bigint[],
+    p_cid text[], p_clast bigint[], p_cts bigint[],
+    p_oconv text[], p_ouser text[], p_oseq bigint[],
+    p_lock text[], p_advanced text[], p_held text[]
+  ) RETURNS TABLE (o_k smallint, o_s1 text, o_s2 text, o_n1 bigint, o_n2 bigint)
+  LANGUAGE plpgsql AS $fn$
+  BEGIN
+    -- The messages, the conversations' last_seq, the senders' own watermarks.
+    WITH ins AS (
+      INSERT INTO messages (conv_id, seq, sender, cmid, kind, body, ts)
+      SELECT * FROM unnest(p_conv, p_seq, p_sender, p_cmid, p_kind, p_body, p_ts)
+    ), conv AS (
+      UPDATE conversations c SET last_seq = v.last_seq, active_at = greatest(c.active_at, v.ts)
+        FROM unnest(p_cid, p_clast, p_cts) AS v(id, last_seq, ts)
+       WHERE c.id = v.id
+    )
+    UPDATE members m SET delivered = greatest(m.delivered, v.seq), read = greatest(m.read, v.seq)
+      FROM unnest(p_oconv, p_ouser, p_oseq) AS v(conv_id, user_id, seq)
+     WHERE m.conv_id = v.conv_id AND m.user_id = v.user_id;
+    RETURN QUERY SELECT * FROM parley_settle(p_advanced, p_lock, p_held);
   END $fn$;
   `,
 ];

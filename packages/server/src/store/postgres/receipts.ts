@@ -17,6 +17,7 @@ import type { PoolClient } from 'pg';
 import type { AckRequest, Appended, ReadRequest } from '../Store.ts';
 import { appendEvents, type PendingEvent } from './log.ts';
 import { query } from './prepared.ts';
+import { decodeSettle, type SettleRow } from './settle.ts';
 
 interface Move {
   conv: ConversationId;
@@ -217,14 +218,13 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
   );
   const convs = [...new Set(advanced.map((r) => r.conv_id))].sort();
   if (convs.length === 0) return new Map();
-  // The minimums and the receipts under the conversations' locks, held only for that.
-  const locked = await query<{ id: string; last_seq: number }>(client,
-    'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
-    [convs],
-  );
-  const receipts = await recomputeReceipts(client, convs);
-  const appended = await appendEvents(client, receipts, { held: new Map(locked.rows.map((r) => [r.id, r.last_seq])) });
-  return appended;
+  // The minimums and the receipts under the conversations' locks, held only for that: one call
+  // locks them, recomputes, and locks the receipts' recipients (parley_ack_settle, migration 4);
+  // the log rows go with the COMMIT.
+  const settled = await query<SettleRow>(client, 'SELECT * FROM parley_ack_settle($1::text[])', [convs]);
+  const held = new Map<string, number>();
+  const { receipts, locked } = decodeSettle(settled.rows, [], held);
+  return appendEvents(client, receipts, { held, locked }, { last: true });
 }
 
 export async function messageInfo(client: PoolClient, conv: ConversationId, seq: number) {
