@@ -83,7 +83,7 @@ export class PostgresStore implements Store {
     this.pool.on('error', () => {});
   }
 
-  private tx<T>(fn: (c: PoolClient) => Promise<T>, opts?: TxOptions): Promise<T> {
+  private tx<T>(fn: (c: PoolClient, attempt: number) => Promise<T>, opts?: TxOptions): Promise<T> {
     if (this.closed) return Promise.reject(new ParleyError('UNAVAILABLE', 'store is closed'));
     return inTx(this.pool, fn, opts);
   }
@@ -249,8 +249,10 @@ export class PostgresStore implements Store {
 
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult> {
     if (batch.length === 0) return Promise.resolve({ outcomes: [], appended: new Map() });
-    // Its first statement is a function call (cheap to plan): the BEGIN goes with it.
-    return this.tx((c) => messages.appendMessages(c, batch, this.runThreshold), { bundleBegin: true });
+    // Its first statement is a function call (cheap to plan): the BEGIN goes with it. Copies are
+    // looked for from the second attempt on: a first attempt that meets one fails on messages_idem
+    // and is retried (messages.ts).
+    return this.tx((c, attempt) => messages.appendMessages(c, batch, this.runThreshold, attempt > 1), { bundleBegin: true });
   }
 
   history(conv: ConversationId, page: { before?: Seq; after?: Seq; limit: number }): Promise<{ messages: Message[]; more: boolean }> {

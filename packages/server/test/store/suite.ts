@@ -351,6 +351,19 @@ export function storeSuite(name: string, open: () => Promise<Store>, teardown?: 
         assert.deepEqual(h.messages.map((m) => [m.seq, m.body]), [[1, 'original']]);
       });
 
+      it('a copy among new messages of two conversations costs no seq and no log event', async () => {
+        const [a, b, c] = [await user(), await user(), await user()];
+        const [g1, g2] = [await group([a, b]), await group([a, c])];
+        await store.appendMessages([msg(g1, a, 'old', 2000, 'first')]);
+        const res = await store.appendMessages([
+          msg(g2, a, 'n1', 3000), msg(g1, a, 'n2', 3001), msg(g1, a, 'old', 3002, 'again'), msg(g1, b, 'n3', 3003), msg(g2, c, 'n4', 3004),
+        ]);
+        assert.deepEqual(res.outcomes.map((o) => o.ok && [o.seq, o.duplicate]), [[1, false], [2, false], [1, true], [3, false], [2, false]]);
+        assert.deepEqual(events(res.appended, b).filter((e) => e.k === 'message').map((e) => e.k === 'message' && e.msg.cmid), ['n2', 'n3']);
+        assert.deepEqual((await store.history(g1, { limit: 10 })).messages.map((m) => [m.seq, m.body]), [[1, 'first'], [2, 'body n2'], [3, 'body n3']]);
+        assert.equal((await store.conversation(g2))?.lastSeq, 2);
+      });
+
       it('is idempotent within one batch', async () => {
         const [a, b] = [await user(), await user()];
         const conv = await group([a, b]);

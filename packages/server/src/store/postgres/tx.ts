@@ -28,7 +28,7 @@ export interface TxOptions {
   bundleBegin?: boolean;
 }
 
-export async function inTx<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+export async function inTx<T>(pool: Pool, fn: (client: PoolClient, attempt: number) => Promise<T>, opts: TxOptions = {}): Promise<T> {
   const begin = opts.begin ?? 'BEGIN';
   for (let attempt = 1; ; attempt++) {
     let client: PoolClient;
@@ -50,7 +50,7 @@ export async function inTx<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>
         await client.query(begin);
         st.begun = true;
       }
-      const result = await fn(client);
+      const result = await fn(client, attempt);
       // Nothing to commit if no statement ran (the BEGIN is still owed) or the last one committed.
       if (st.begin === null && !st.commitSent) await client.query('COMMIT');
       return result;
