@@ -9,6 +9,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { isRetryable, isUnavailable, toStoreError } from './errors.ts';
 import { trackTx, untrackTx } from './bundle.ts';
+import { refreshPlans } from './plans.ts';
 import { query } from './prepared.ts';
 
 const ATTEMPTS = 6;
@@ -45,6 +46,7 @@ export async function inTx<T>(pool: Pool, fn: (client: PoolClient, attempt: numb
     const st = trackTx(client, opts.bundleBegin ? begin : null);
     let sentBegin = false;
     try {
+      await refreshPlans(client);
       if (!opts.bundleBegin) {
         sentBegin = true;
         await client.query(begin);
@@ -95,6 +97,7 @@ export async function inRead<T>(pool: Pool, fn: (client: PoolClient) => Promise<
     const onError = () => (broken = true);
     client.on('error', onError);
     try {
+      await refreshPlans(client);
       return await fn(client);
     } catch (err) {
       broken = broken || isUnavailable(err);
