@@ -144,8 +144,37 @@ export const postgresMigrations: readonly string[] = [
       LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id;
   END $fn$;
 
+  -- The all-members minimums of conversations the caller has locked, stored where they advanced,
+  -- and the receipts due (conversation, recipient, delivered, read) in that order: each active
+  -- member who sent a message whose ticks changed (receipts.ts).
+  CREATE FUNCTION parley_receipts(p_convs text[])
+  RETURNS TABLE (o_id text, o_sender text, o_d bigint, o_r bigint)
+  LANGUAGE plpgsql AS $fn$
+  BEGIN
+    RETURN QUERY WITH mins AS (
+      SELECT m.conv_id, min(greatest(m.delivered, coalesce(d.delivered, 0))) AS d, min(m.read) AS r
+        FROM members m LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id
+       WHERE m.conv_id = ANY(p_convs) AND m.active GROUP BY m.conv_id
+    ), adv AS (
+      SELECT c.id, c.agg_delivered AS old_d, c.agg_read AS old_r, greatest(c.agg_delivered, mins.d) AS d, greatest(c.agg_read, mins.r) AS r
+        FROM conversations c JOIN mins ON mins.conv_id = c.id
+       WHERE mins.d > c.agg_delivered OR mins.r > c.agg_read
+    ), upd AS (
+      UPDATE conversations c SET agg_delivered = adv.d, agg_read = adv.r FROM adv WHERE c.id = adv.id
+    )
+    SELECT adv.id, s.sender, adv.d, adv.r
+      FROM adv
+      CROSS JOIN LATERAL (
+        SELECT m.sender FROM messages m WHERE m.conv_id = adv.id AND m.seq > adv.old_d AND m.seq <= adv.d
+        UNION
+        SELECT m.sender FROM messages m WHERE m.conv_id = adv.id AND m.seq > adv.old_r AND m.seq <= adv.r
+      ) s
+      JOIN members mm ON mm.conv_id = adv.id AND mm.user_id = s.sender AND mm.active
+     ORDER BY adv.id, s.sender;
+  END $fn$;
+
   -- The tail of every write that may move receipts: the minimums of p_advanced recomputed
-  -- (receipts.ts) with their receipts, then the users whose logs get a write locked (p_lock and
+  -- (parley_receipts) with their receipts, then the users whose logs get a write locked (p_lock and
   -- the receipts' recipients), their open runs and those runs' conversations read under the locks.
   -- The caller holds the locks of p_held (a superset of p_advanced).
   CREATE FUNCTION parley_settle(p_advanced text[], p_lock text[], p_held text[])
@@ -159,27 +188,9 @@ export const postgresMigrations: readonly string[] = [
     v_r bigint[];
   BEGIN
     IF cardinality(p_advanced) > 0 THEN
-      WITH mins AS (
-        SELECT m.conv_id, min(greatest(m.delivered, coalesce(d.delivered, 0))) AS d, min(m.read) AS r
-          FROM members m LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id
-         WHERE m.conv_id = ANY(p_advanced) AND m.active GROUP BY m.conv_id
-      ), adv AS (
-        SELECT c.id, c.agg_delivered AS old_d, c.agg_read AS old_r, greatest(c.agg_delivered, mins.d) AS d, greatest(c.agg_read, mins.r) AS r
-          FROM conversations c JOIN mins ON mins.conv_id = c.id
-         WHERE mins.d > c.agg_delivered OR mins.r > c.agg_read
-      ), upd AS (
-        UPDATE conversations c SET agg_delivered = adv.d, agg_read = adv.r FROM adv WHERE c.id = adv.id
-      )
-      SELECT array_agg(adv.id ORDER BY adv.id, s.sender), array_agg(s.sender ORDER BY adv.id, s.sender),
-             array_agg(adv.d ORDER BY adv.id, s.sender), array_agg(adv.r ORDER BY adv.id, s.sender)
+      SELECT array_agg(x.o_id ORDER BY x.n), array_agg(x.o_sender ORDER BY x.n), array_agg(x.o_d ORDER BY x.n), array_agg(x.o_r ORDER BY x.n)
         INTO v_ids, v_senders, v_d, v_r
-        FROM adv
-        CROSS JOIN LATERAL (
-          SELECT m.sender FROM messages m WHERE m.conv_id = adv.id AND m.seq > adv.old_d AND m.seq <= adv.d
-          UNION
-          SELECT m.sender FROM messages m WHERE m.conv_id = adv.id AND m.seq > adv.old_r AND m.seq <= adv.r
-        ) s
-        JOIN members mm ON mm.conv_id = adv.id AND mm.user_id = s.sender AND mm.active;
+        FROM parley_receipts(p_advanced) WITH ORDINALITY AS x(o_id, o_sender, o_d, o_r, n);
       -- 0: receipts (conversation, recipient, delivered, read), in that order
       RETURN QUERY SELECT 0::smallint, x.id, x.sender, x.d, x.r FROM unnest(v_ids, v_senders, v_d, v_r) AS x(id, sender, d, r);
       v_users := v_users || coalesce(v_senders, '{}');

@@ -32,32 +32,14 @@ interface Move {
  */
 export async function recomputeReceipts(client: PoolClient, convs: readonly string[]): Promise<PendingEvent[]> {
   if (convs.length === 0) return [];
-  const { rows } = await query<{ id: string; d: number; r: number; sender: string }>(client,
-    `WITH mins AS (
-       SELECT m.conv_id, min(greatest(m.delivered, coalesce(d.delivered, 0))) AS d, min(m.read) AS r
-         FROM members m LEFT JOIN deliveries d ON d.conv_id = m.conv_id AND d.user_id = m.user_id
-        WHERE m.conv_id = ANY($1::text[]) AND m.active GROUP BY m.conv_id
-     ), adv AS (
-       SELECT c.id, c.agg_delivered AS old_d, c.agg_read AS old_r, greatest(c.agg_delivered, mins.d) AS d, greatest(c.agg_read, mins.r) AS r
-         FROM conversations c JOIN mins ON mins.conv_id = c.id
-        WHERE mins.d > c.agg_delivered OR mins.r > c.agg_read
-     ), upd AS (
-       UPDATE conversations c SET agg_delivered = adv.d, agg_read = adv.r FROM adv WHERE c.id = adv.id
-     )
-     SELECT adv.id, adv.d, adv.r, s.sender
-       FROM adv
-       CROSS JOIN LATERAL (
-         SELECT m.sender FROM messages m WHERE m.conv_id = adv.id AND m.seq > adv.old_d AND m.seq <= adv.d
-         UNION
-         SELECT m.sender FROM messages m WHERE m.conv_id = adv.id AND m.seq > adv.old_r AND m.seq <= adv.r
-       ) s
-       JOIN members mm ON mm.conv_id = adv.id AND mm.user_id = s.sender AND mm.active
-      ORDER BY adv.id, s.sender`,
+  // parley_receipts (migration 4): the statement that recomputes and stores the minimums.
+  const { rows } = await query<{ o_id: string; o_sender: string; o_d: number; o_r: number }>(client,
+    'SELECT * FROM parley_receipts($1::text[])',
     [convs],
   );
   return rows.map((r) => ({
-    user: r.sender as UserId,
-    e: { k: 'receipt', conv: r.id as ConversationId, delivered: r.d, read: r.r },
+    user: r.o_sender as UserId,
+    e: { k: 'receipt', conv: r.o_id as ConversationId, delivered: r.o_d, read: r.o_r },
   }));
 }
 
