@@ -66,3 +66,21 @@ export async function tileUsers(page: Page): Promise<string[]> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * What a page's meeting knows, for a failure message: its state, the last announcement, whether it
+ * shares a screen, its publishing pc's transceivers (mid, direction, track) and the tracks it knows
+ * per participant (source: id).
+ */
+export async function meetingSnapshot(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const m = window.__parleyMeeting;
+    const said = document.getElementById('announcer')?.textContent ?? '';
+    if (!m) return `no meeting; announced: "${said}"`;
+    const pub = m.pub
+      ? m.pub.getTransceivers().map((t) => `${t.mid ?? '-'}:${t.direction}/${t.currentDirection ?? '-'}:${t.sender.track?.readyState ?? 'none'}`).join(' ')
+      : 'none';
+    const known = [...m.participants.values()].map((p) => `${p.id}[${[...p.tracks.values()].map((i) => `${i.source}:${i.id}`).join(',')}]`).join(' ');
+    return `state ${m.state}; announced "${said}"; screen ${m.screen ? m.screen.readyState : 'none'}; pub ${m.pub?.signalingState ?? '-'} ${pub}; knows ${known}`;
+  });
+}
