@@ -23,7 +23,7 @@ import type {
 } from './Store.ts';
 import { DEFAULT_RUN_THRESHOLD } from './Store.ts';
 import * as conversations from './postgres/conversations.ts';
-import { isForeignKeyViolation, isUniqueViolation } from './postgres/errors.ts';
+import { NeedsLocks, isForeignKeyViolation, isUniqueViolation } from './postgres/errors.ts';
 import * as log from './postgres/log.ts';
 import * as messages from './postgres/messages.ts';
 import { migrate } from './postgres/migrate.ts';
@@ -56,6 +56,16 @@ const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
+
+/** Remembers the conversations an attempt found held elsewhere, for the next attempt to lock first. */
+async function relock<T>(extra: Set<string>, attempt: Promise<T>): Promise<T> {
+  try {
+    return await attempt;
+  } catch (err) {
+    if (err instanceof NeedsLocks) for (const id of err.convs) extra.add(id);
+    throw err;
+  }
+}
 
 export class PostgresStore implements Store {
   private readonly pool: Pool;
@@ -252,7 +262,8 @@ export class PostgresStore implements Store {
     // Its first statement is a function call (cheap to plan): the BEGIN goes with it. Copies are
     // looked for from the second attempt on: a first attempt that meets one fails on messages_idem
     // and is retried (messages.ts).
-    return this.tx((c, attempt) => messages.appendMessages(c, batch, this.runThreshold, attempt > 1), { bundleBegin: true });
+    const extra = new Set<string>();
+    return this.tx((c, attempt) => relock(extra, messages.appendMessages(c, batch, this.runThreshold, attempt > 1, [...extra])), { bundleBegin: true });
   }
 
   history(conv: ConversationId, page: { before?: Seq; after?: Seq; limit: number }): Promise<{ messages: Message[]; more: boolean }> {
@@ -274,7 +285,8 @@ export class PostgresStore implements Store {
   applyAcks(batch: readonly AckRequest[]): Promise<Appended> {
     if (batch.length === 0) return Promise.resolve(new Map());
     // The BEGIN goes with the first read (bundle.ts): the batcher runs one of these at a time.
-    return this.tx((c) => receipts.applyAcks(c, batch), { bundleBegin: true });
+    const extra = new Set<string>();
+    return this.tx((c) => relock(extra, receipts.applyAcks(c, batch, [...extra])), { bundleBegin: true });
   }
 
   applyReads(batch: readonly ReadRequest[]): Promise<Appended> {

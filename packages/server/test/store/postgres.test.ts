@@ -90,6 +90,57 @@ if (skip !== false) {
       });
     }
 
+    it('an append that must close runs on a conversation held elsewhere waits for it before locking any user', async () => {
+      // u and v have open runs on group G; a message in their direct conversation D closes them,
+      // which needs G held. While another transaction holds G, the append must not sit on u's and
+      // v's locks: that transaction may want them next (an append to G with a row for u), and the
+      // two would deadlock until PostgreSQL's deadlock_timeout broke it.
+      const schema = freshSchema();
+      const store = new PostgresStore({ connectionString: URL, schema, max: 3, runThreshold: 3 });
+      const raw = new pg.Client({ connectionString: URL, options: `-c search_path=${schema}` });
+      try {
+        await store.migrate();
+        await raw.connect();
+        const [u, v, w] = ['u' as UserId, 'v' as UserId, 'w' as UserId];
+        for (const id of [u, v, w]) await store.createUser({ id, handle: id, passwordHash: 'x', createdAt: 1 });
+        const g = 'g' as ConversationId;
+        await store.createConversation({ id: g, kind: 'group', name: 'g', createdAt: 1, by: w, members: [u, v, w].map((user) => ({ user, admin: false })) });
+        const d = (await store.createConversation({ id: 'd' as ConversationId, kind: 'direct', name: '', createdAt: 1, by: u, members: [u, v].map((user) => ({ user, admin: false })) })).id;
+        await store.appendMessages([{ conv: g, from: w, cmid: 'g1', kind: 'text', body: 'to the group', ts: 2 }]);
+        const runsOpen = await raw.query("SELECT user_id FROM runs WHERE conv_id = 'g' AND last_seq IS NULL ORDER BY user_id");
+        assert.deepEqual(runsOpen.rows.map((r) => r.user_id), ['u', 'v', 'w']);
+
+        await raw.query('BEGIN');
+        await raw.query("SELECT id FROM conversations WHERE id = 'g' FOR NO KEY UPDATE");
+        const rawPid = (await raw.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+        const sent = store.appendMessages([{ conv: d, from: v, cmid: 'd1', kind: 'text', body: 'direct', ts: 3 }]);
+        // Until the append waits for the raw transaction.
+        for (;;) {
+          const { rows } = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [rawPid]);
+          if (rows[0].n > 0) break;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        // The append holds neither user: taking them at once succeeds (it failed with 55P03 when
+        // the append waited with them locked).
+        const users = await raw.query("SELECT id FROM users WHERE id IN ('u', 'v') ORDER BY id FOR NO KEY UPDATE NOWAIT");
+        assert.equal(users.rowCount, 2);
+        await raw.query('COMMIT');
+
+        const res = await sent;
+        assert.deepEqual(res.outcomes, [{ ok: true, seq: 1, ts: 3, duplicate: false }]);
+        for (const user of [u, v]) {
+          const log = await store.readLog(user, 0, 10);
+          assert.deepEqual(log.map((e) => [e.c, e.e.k, e.e.k === 'message' ? `${e.e.msg.conv}:${e.e.msg.seq}` : '']), [
+            [1, 'conv', ''], [2, 'conv', ''], [3, 'message', 'g:1'], [4, 'message', 'd:1'],
+          ], `${user}'s log`);
+        }
+      } finally {
+        await raw.end().catch(() => {});
+        await store.close();
+        await dropSchema(schema);
+      }
+    });
+
     it('a message to a large group writes no per-member log row once the members are in runs', async () => {
       const schema = freshSchema();
       const store = new PostgresStore({ connectionString: URL, schema, max: 3, runThreshold: 8 });

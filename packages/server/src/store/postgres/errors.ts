@@ -31,10 +31,23 @@ export function isUnavailable(err: unknown): boolean {
 }
 
 /**
- * Worth running the whole transaction again: a serialization failure, a deadlock, or a racing
- * insert of the same (sender, cmid) — the retry then finds the committed copy and reports a duplicate.
+ * A transaction holding users' locks found conversations it must also hold (the open runs of those
+ * users, to close them) held by another transaction (parley_settle, kind 9). It rolls back rather
+ * than wait out of lock order, and its next attempt locks `convs` with its own conversations.
+ */
+export class NeedsLocks extends Error {
+  constructor(readonly convs: readonly string[]) {
+    super(`conversations held elsewhere: ${convs.join(', ')}`);
+  }
+}
+
+/**
+ * Worth running the whole transaction again: a serialization failure, a deadlock, conversations to
+ * lock first (NeedsLocks), or a racing insert of the same (sender, cmid) — the retry then finds the
+ * committed copy and reports a duplicate.
  */
 export function isRetryable(err: unknown): boolean {
+  if (err instanceof NeedsLocks) return true;
   const code = codeOf(err);
   if (code === '40001' || code === '40P01') return true;
   return code === '23505' && (err as { constraint?: string }).constraint === 'messages_idem';

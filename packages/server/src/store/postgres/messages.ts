@@ -45,7 +45,11 @@ const keyOf = (m: { from: string; cmid: string }) => JSON.stringify([m.from, m.c
  * `runThreshold`: conversations with at least this many active members put their message events
  * in runs (runs.ts), so members whose log gets nothing else cost no write.
  */
-export async function appendMessages(client: PoolClient, batch: readonly NewMessage[], runThreshold: number, findCopies: boolean): Promise<AppendResult> {
+/**
+ * `extra`: conversations to lock with the batch's own, in id order (those an earlier attempt found
+ * held elsewhere, NeedsLocks).
+ */
+export async function appendMessages(client: PoolClient, batch: readonly NewMessage[], runThreshold: number, findCopies: boolean, extra: readonly string[] = []): Promise<AppendResult> {
   if (batch.length === 0) return { outcomes: [], appended: new Map() };
   const convIds = [...new Set(batch.map((m) => m.conv))];
   // Round trip 1 (with the transaction's BEGIN): the conversations locked in id order, then,
@@ -59,8 +63,8 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
   const keys = findCopies ? [...new Map(batch.map((m) => [keyOf(m), m])).values()] : [];
   const candidates = [...new Map(batch.map((m) => [`${m.conv}\u0000${m.from}`, m])).values()];
   const first = await query<{ o_k: number; o_s1: string; o_s2: string | null; o_n1: number | null; o_n2: number | null; o_n3: number | null }>(client,
-    'SELECT * FROM parley_append_prepare($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])',
-    [convIds, keys.map((m) => m.from), keys.map((m) => m.cmid), candidates.map((m) => m.conv), candidates.map((m) => m.from)],
+    'SELECT * FROM parley_append_prepare($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])',
+    [convIds, extra.filter((c) => !convIds.includes(c as ConversationId)), keys.map((m) => m.from), keys.map((m) => m.cmid), candidates.map((m) => m.conv), candidates.map((m) => m.from)],
   );
   const convs = new Map<string, ConvState>();
   const held = new Map<string, number>();
@@ -69,6 +73,8 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
   for (const r of first.rows) {
     if (r.o_k === 0) {
       convs.set(r.o_s1, { lastSeq: r.o_n1!, aggDelivered: r.o_n2!, aggRead: r.o_n3!, members: new Set(), watermarks: new Map(), senders: new Map(), maxTs: 0 });
+      held.set(r.o_s1, r.o_n1!);
+    } else if (r.o_k === 4) {
       held.set(r.o_s1, r.o_n1!);
     } else if (r.o_k === 1) {
       seen.set(keyOf({ from: r.o_s1, cmid: r.o_s2! }), { ok: true, seq: r.o_n1!, ts: r.o_n2!, duplicate: true });

@@ -123,13 +123,15 @@ export const postgresMigrations: readonly string[] = [
   // the lock was granted, as a separate statement would.
   `
   CREATE FUNCTION parley_append_prepare(
-    p_convs text[], p_senders text[], p_cmids text[], p_cand_convs text[], p_cand_users text[]
+    p_convs text[], p_extra text[], p_senders text[], p_cmids text[], p_cand_convs text[], p_cand_users text[]
   ) RETURNS TABLE (o_k smallint, o_s1 text, o_s2 text, o_n1 bigint, o_n2 bigint, o_n3 bigint)
   LANGUAGE plpgsql AS $fn$
   BEGIN
-    -- 0: the conversations (id, last_seq, agg_delivered, agg_read), locked in id order
-    RETURN QUERY SELECT 0::smallint, c.id, NULL::text, c.last_seq, c.agg_delivered, c.agg_read
-      FROM conversations c WHERE c.id = ANY(p_convs) ORDER BY c.id FOR NO KEY UPDATE;
+    -- 0: the conversations appended to (id, last_seq, agg_delivered, agg_read), and 4: those a
+    -- previous attempt found held by another transaction (parley_settle, kind 9), locked together
+    -- in id order
+    RETURN QUERY SELECT (CASE WHEN c.id = ANY(p_convs) THEN 0 ELSE 4 END)::smallint, c.id, NULL::text, c.last_seq, c.agg_delivered, c.agg_read
+      FROM conversations c WHERE c.id = ANY(p_convs) OR c.id = ANY(p_extra) ORDER BY c.id FOR NO KEY UPDATE;
     -- 1: copies already stored (sender, cmid, seq, ts)
     RETURN QUERY SELECT 1::smallint, m.sender, m.cmid, m.seq, m.ts, NULL::bigint
       FROM messages m JOIN unnest(p_senders, p_cmids) AS q(sender, cmid) ON m.sender = q.sender AND m.cmid = q.cmid;
@@ -186,6 +188,8 @@ export const postgresMigrations: readonly string[] = [
     v_senders text[];
     v_d bigint[];
     v_r bigint[];
+    v_got text[];
+    v_got_last bigint[];
   BEGIN
     IF cardinality(p_advanced) > 0 THEN
       SELECT array_agg(x.o_id ORDER BY x.n), array_agg(x.o_sender ORDER BY x.n), array_agg(x.o_d ORDER BY x.n), array_agg(x.o_r ORDER BY x.n)
@@ -201,23 +205,37 @@ export const postgresMigrations: readonly string[] = [
     -- 2: their open runs (user, conversation, base cursor, first seq), read under their locks
     RETURN QUERY SELECT 2::smallint, r.user_id, r.conv_id, r.base_cursor, r.first_seq
       FROM runs r WHERE r.user_id = ANY(v_users) AND r.last_seq IS NULL;
-    -- 3: the conversations of those runs not held yet (id, last_seq), FOR SHARE: enough to stop their appends
-    RETURN QUERY SELECT 3::smallint, c.id, NULL::text, c.last_seq, NULL::bigint
-      FROM conversations c
-     WHERE c.id IN (SELECT r.conv_id FROM runs r WHERE r.user_id = ANY(v_users) AND r.last_seq IS NULL)
-       AND c.id <> ALL(p_held)
-     ORDER BY c.id FOR SHARE;
+    -- 3: the conversations of those runs not held yet (id, last_seq), FOR SHARE (enough to stop
+    -- their appends), but only where no other transaction holds them: waiting here, with users
+    -- locked, would break the conversations-before-users lock order and can deadlock with an
+    -- append to such a conversation that needs one of these users (PostgreSQL breaks that only
+    -- after deadlock_timeout, a second).
+    WITH got AS (
+      SELECT c.id, c.last_seq FROM conversations c
+       WHERE c.id IN (SELECT r.conv_id FROM runs r WHERE r.user_id = ANY(v_users) AND r.last_seq IS NULL)
+         AND c.id <> ALL(p_held)
+       ORDER BY c.id FOR SHARE SKIP LOCKED
+    )
+    SELECT array_agg(got.id), array_agg(got.last_seq) INTO v_got, v_got_last FROM got;
+    RETURN QUERY SELECT 3::smallint, x.id, NULL::text, x.last_seq, NULL::bigint FROM unnest(v_got, v_got_last) AS x(id, last_seq);
+    -- 9: those held elsewhere (id): the caller rolls back and, in its next attempt, locks them
+    -- with its own conversations, before any user
+    RETURN QUERY SELECT DISTINCT 9::smallint, r.conv_id, NULL::text, NULL::bigint, NULL::bigint
+      FROM runs r
+     WHERE r.user_id = ANY(v_users) AND r.last_seq IS NULL
+       AND r.conv_id <> ALL(p_held) AND r.conv_id <> ALL(coalesce(v_got, '{}'));
   END $fn$;
 
-  -- An ack batch's settle: the conversations whose deliveries moved locked in id order
-  -- (k = 4: id, last_seq), then parley_settle for them.
-  CREATE FUNCTION parley_ack_settle(p_convs text[])
+  -- An ack batch's settle: the conversations whose deliveries moved, and those a previous attempt
+  -- found held elsewhere (p_extra, kind 9), locked in id order (k = 4: id, last_seq), then
+  -- parley_settle for the former.
+  CREATE FUNCTION parley_ack_settle(p_convs text[], p_extra text[])
   RETURNS TABLE (o_k smallint, o_s1 text, o_s2 text, o_n1 bigint, o_n2 bigint)
   LANGUAGE plpgsql AS $fn$
   BEGIN
     RETURN QUERY SELECT 4::smallint, c.id, NULL::text, c.last_seq, NULL::bigint
-      FROM conversations c WHERE c.id = ANY(p_convs) ORDER BY c.id FOR NO KEY UPDATE;
-    RETURN QUERY SELECT * FROM parley_settle(p_convs, '{}', p_convs);
+      FROM conversations c WHERE c.id = ANY(p_convs) OR c.id = ANY(p_extra) ORDER BY c.id FOR NO KEY UPDATE;
+    RETURN QUERY SELECT * FROM parley_settle(p_convs, '{}', p_convs || p_extra);
   END $fn$;
 
   CREATE FUNCTION parley_append_store(

@@ -96,7 +96,8 @@ export async function applyReads(client: PoolClient, batch: readonly ReadRequest
   return appendEvents(client, [...events, ...receipts], { held });
 }
 
-export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]): Promise<Appended> {
+/** `extra`: conversations to lock with those settled, as appendMessages' (NeedsLocks). */
+export async function applyAcks(client: PoolClient, batch: readonly AckRequest[], extra: readonly string[] = []): Promise<Appended> {
   if (batch.length === 0) return new Map();
   const userIds = [...new Set(batch.map((a) => a.user))];
   // Unlocked read: the effective head (runs.ts) only grows, and events up to a committed head
@@ -203,7 +204,7 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
   // The minimums and the receipts under the conversations' locks, held only for that: one call
   // locks them, recomputes, and locks the receipts' recipients (parley_ack_settle, migration 4);
   // the log rows go with the COMMIT.
-  const settled = await query<SettleRow>(client, 'SELECT * FROM parley_ack_settle($1::text[])', [convs]);
+  const settled = await query<SettleRow>(client, 'SELECT * FROM parley_ack_settle($1::text[], $2::text[])', [convs, extra.filter((c) => !convs.includes(c))]);
   const held = new Map<string, number>();
   const { receipts, locked } = decodeSettle(settled.rows, [], held);
   return appendEvents(client, receipts, { held, locked }, { last: true });
