@@ -259,9 +259,9 @@ export class PostgresStore implements Store {
 
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult> {
     if (batch.length === 0) return Promise.resolve({ outcomes: [], appended: new Map() });
-    // Its first statement is a function call (cheap to plan): the BEGIN goes with it. Copies are
-    // looked for from the second attempt on: a first attempt that meets one fails on messages_idem
-    // and is retried (messages.ts).
+    // Its first statement is a function call (cheap to plan): the BEGIN goes with it. From the
+    // second attempt on, copies are looked for (a first attempt that meets one fails on
+    // messages_idem) and the conversations an attempt found held elsewhere are locked up front.
     const extra = new Set<string>();
     return this.tx((c, attempt) => relock(extra, messages.appendMessages(c, batch, this.runThreshold, attempt > 1, [...extra])), { bundleBegin: true });
   }
@@ -284,7 +284,8 @@ export class PostgresStore implements Store {
 
   applyAcks(batch: readonly AckRequest[]): Promise<Appended> {
     if (batch.length === 0) return Promise.resolve(new Map());
-    // The BEGIN goes with the first read (bundle.ts): the batcher runs one of these at a time.
+    // The BEGIN goes with the first read (bundle.ts); conversations an attempt found held
+    // elsewhere are locked up front in the next.
     const extra = new Set<string>();
     return this.tx((c) => relock(extra, receipts.applyAcks(c, batch, [...extra])), { bundleBegin: true });
   }

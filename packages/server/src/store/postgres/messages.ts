@@ -43,11 +43,9 @@ const keyOf = (m: { from: string; cmid: string }) => JSON.stringify([m.from, m.c
 
 /**
  * `runThreshold`: conversations with at least this many active members put their message events
- * in runs (runs.ts), so members whose log gets nothing else cost no write.
- */
-/**
- * `extra`: conversations to lock with the batch's own, in id order (those an earlier attempt found
- * held elsewhere, NeedsLocks).
+ * in runs (runs.ts), so members whose log gets nothing else cost no write. `findCopies`: look for
+ * stored copies (a retry). `extra`: conversations to lock with the batch's own, in id order (those
+ * an earlier attempt found held elsewhere, NeedsLocks).
  */
 export async function appendMessages(client: PoolClient, batch: readonly NewMessage[], runThreshold: number, findCopies: boolean, extra: readonly string[] = []): Promise<AppendResult> {
   if (batch.length === 0) return { outcomes: [], appended: new Map() };

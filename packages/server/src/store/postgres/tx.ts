@@ -58,7 +58,8 @@ export async function inTx<T>(pool: Pool, fn: (client: PoolClient, attempt: numb
       return result;
     } catch (err) {
       broken = broken || isUnavailable(err);
-      sentBegin = sentBegin || st.begin === null;
+      // A bundled BEGIN went out once taken (its statement may have failed after it ran).
+      sentBegin = sentBegin || (opts.bundleBegin === true && st.begin === null);
       if (sentBegin && !broken) {
         try {
           await client.query('ROLLBACK');
