@@ -196,7 +196,8 @@ export class PostgresStore implements Store {
   }
 
   createConversation(conv: NewConversation): Promise<{ id: ConversationId; created: boolean; appended: Appended }> {
-    return this.tx((c) => conversations.createConversation(c, conv));
+    const extra = new Set<string>();
+    return this.tx((c) => relock(extra, conversations.createConversation(c, conv, [...extra])));
   }
 
   conversation(id: ConversationId): Promise<ConversationRecord | null> {
@@ -215,19 +216,23 @@ export class PostgresStore implements Store {
   }
 
   addMembers(conv: ConversationId, users: readonly UserId[], by: UserId, maxMembers: number): Promise<Appended> {
-    return this.tx((c) => conversations.addMembers(c, conv, users, by, maxMembers));
+    const extra = new Set<string>();
+    return this.tx((c) => relock(extra, conversations.addMembers(c, conv, users, by, maxMembers, [...extra])));
   }
 
   removeMember(conv: ConversationId, user: UserId, by: UserId, change: 'left' | 'removed'): Promise<Appended> {
-    return this.tx((c) => conversations.removeMember(c, conv, user, by, change));
+    const extra = new Set<string>();
+    return this.tx((c) => relock(extra, conversations.removeMember(c, conv, user, by, change, [...extra])));
   }
 
   setAdmin(conv: ConversationId, user: UserId, admin: boolean, by: UserId): Promise<Appended> {
-    return this.tx((c) => conversations.setAdmin(c, conv, user, admin, by));
+    const extra = new Set<string>();
+    return this.tx((c) => relock(extra, conversations.setAdmin(c, conv, user, admin, by, [...extra])));
   }
 
   rename(conv: ConversationId, name: string, by: UserId): Promise<Appended> {
-    return this.tx((c) => conversations.rename(c, conv, name, by));
+    const extra = new Set<string>();
+    return this.tx((c) => relock(extra, conversations.rename(c, conv, name, by, [...extra])));
   }
 
   isMember(conv: ConversationId, user: UserId): Promise<boolean> {
@@ -292,7 +297,9 @@ export class PostgresStore implements Store {
 
   applyReads(batch: readonly ReadRequest[]): Promise<Appended> {
     if (batch.length === 0) return Promise.resolve(new Map());
-    return this.tx((c) => receipts.applyReads(c, batch));
+    // Conversations an attempt found held elsewhere are locked up front in the next.
+    const extra = new Set<string>();
+    return this.tx((c) => relock(extra, receipts.applyReads(c, batch, [...extra])));
   }
 
   messageInfo(conv: ConversationId, seq: Seq): Promise<{ user: UserId; handle: string; delivered: boolean; read: boolean }[]> {

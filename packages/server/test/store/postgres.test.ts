@@ -141,6 +141,51 @@ if (skip !== false) {
       }
     });
 
+    it('a read that must close a run on a conversation held elsewhere waits for it before locking the reader', async () => {
+      // The same order for reads: v reads the direct conversation, so v's log gets a `read` event,
+      // which closes v's open run on G.
+      const schema = freshSchema();
+      const store = new PostgresStore({ connectionString: URL, schema, max: 3, runThreshold: 3 });
+      const raw = new pg.Client({ connectionString: URL, options: `-c search_path=${schema}` });
+      try {
+        await store.migrate();
+        await raw.connect();
+        const [u, v, w] = ['u' as UserId, 'v' as UserId, 'w' as UserId];
+        for (const id of [u, v, w]) await store.createUser({ id, handle: id, passwordHash: 'x', createdAt: 1 });
+        const g = 'g' as ConversationId;
+        const d = 'd' as ConversationId;
+        await store.createConversation({ id: d, kind: 'direct', name: '', createdAt: 1, by: u, members: [u, v].map((user) => ({ user, admin: false })) });
+        await store.appendMessages([{ conv: d, from: u, cmid: 'd1', kind: 'text', body: 'direct', ts: 2 }]);
+        await store.createConversation({ id: g, kind: 'group', name: 'g', createdAt: 1, by: w, members: [u, v, w].map((user) => ({ user, admin: false })) });
+        await store.appendMessages([{ conv: g, from: w, cmid: 'g1', kind: 'text', body: 'to the group', ts: 3 }]);
+        const open = await raw.query("SELECT user_id FROM runs WHERE conv_id = 'g' AND last_seq IS NULL AND user_id = 'v'");
+        assert.equal(open.rowCount, 1, "v's run on G is open");
+
+        await raw.query('BEGIN');
+        await raw.query("SELECT id FROM conversations WHERE id = 'g' FOR NO KEY UPDATE");
+        const rawPid = (await raw.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+        const read = store.applyReads([{ user: v, conv: d, seq: 1 }]);
+        for (;;) {
+          const { rows } = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [rawPid]);
+          if (rows[0].n > 0) break;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const reader = await raw.query("SELECT id FROM users WHERE id = 'v' FOR NO KEY UPDATE NOWAIT");
+        assert.equal(reader.rowCount, 1);
+        await raw.query('COMMIT');
+
+        const appended = await read;
+        assert.deepEqual(appended.get(v)?.map((e) => e.e.k), ['read']);
+        const log = await store.readLog(v, 0, 10);
+        assert.deepEqual(log.map((e) => e.e.k), ['conv', 'message', 'conv', 'message', 'read']);
+        assert.deepEqual(log.map((e) => e.c), [1, 2, 3, 4, 5]);
+      } finally {
+        await raw.end().catch(() => {});
+        await store.close();
+        await dropSchema(schema);
+      }
+    });
+
     it('a message to a large group writes no per-member log row once the members are in runs', async () => {
       const schema = freshSchema();
       const store = new PostgresStore({ connectionString: URL, schema, max: 3, runThreshold: 8 });

@@ -28,7 +28,11 @@ async function guardUsers<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-export async function createConversation(client: PoolClient, conv: NewConversation) {
+/**
+ * `extra` (here and below): conversations to lock before anything else, those an earlier attempt
+ * found held elsewhere when it had to close members' runs on them (NeedsLocks).
+ */
+export async function createConversation(client: PoolClient, conv: NewConversation, extra: readonly string[] = []) {
   const members = [...new Map(conv.members.map((m) => [m.user, m])).values()];
   const first = members[0]?.user;
   const second = members[1]?.user;
@@ -39,6 +43,7 @@ export async function createConversation(client: PoolClient, conv: NewConversati
     }
     key = directKey(first, second);
   }
+  const held = await lockConvs(client, extra);
   // ON CONFLICT waits for a racing creator of the same pair to commit, then yields to it.
   const inserted = await query(client,
     `INSERT INTO conversations (id, kind, name, direct_key, created_at, active_at)
@@ -61,18 +66,30 @@ export async function createConversation(client: PoolClient, conv: NewConversati
   const appended = await appendEvents(
     client,
     members.map((m) => ({ user: m.user, e: { k: 'conv', change: 'created', conv: conv.id, by: conv.by } })),
+    { held },
   );
   return { id: conv.id, created: true, appended };
 }
 
-/** Locks a group conversation; a direct one has fixed members and no name (FORBIDDEN). */
-async function lockGroup(client: PoolClient, conv: ConversationId): Promise<{ lastSeq: number; active: UserId[]; scope: LogScope }> {
-  const { rows } = await query<{ last_seq: number; kind: string }>(client, 'SELECT last_seq, kind FROM conversations WHERE id = $1 FOR NO KEY UPDATE', [conv]);
+/** Locks `extra` conversations in id order (FOR NO KEY UPDATE); their last_seq by id. */
+async function lockConvs(client: PoolClient, extra: readonly string[]): Promise<Map<string, number>> {
+  if (extra.length === 0) return new Map();
+  const { rows } = await query<{ id: string; last_seq: number }>(client,
+    'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
+    [[...new Set(extra)]],
+  );
+  return new Map(rows.map((r) => [r.id, r.last_seq]));
+}
+
+/** Locks a group conversation (with `extra`, in id order); a direct one has fixed members and no name (FORBIDDEN). */
+async function lockGroup(client: PoolClient, conv: ConversationId, extra: readonly string[]): Promise<{ lastSeq: number; active: UserId[]; scope: LogScope }> {
+  const held = await lockConvs(client, [conv, ...extra]);
+  const { rows } = await query<{ last_seq: number; kind: string }>(client, 'SELECT last_seq, kind FROM conversations WHERE id = $1', [conv]);
   const row = rows[0];
   if (!row) throw new ParleyError('NOT_FOUND', 'no such conversation');
   if (row.kind !== 'group') throw new ParleyError('FORBIDDEN', 'a direct conversation has fixed members');
   const members = await query<{ user_id: string }>(client, 'SELECT user_id FROM members WHERE conv_id = $1 AND active ORDER BY joined_at, user_id', [conv]);
-  return { lastSeq: row.last_seq, active: members.rows.map((r) => r.user_id as UserId), scope: { held: new Map([[conv as string, row.last_seq]]) } };
+  return { lastSeq: row.last_seq, active: members.rows.map((r) => r.user_id as UserId), scope: { held } };
 }
 
 const convEvent = (user: UserId, change: 'joined' | 'left' | 'removed' | 'members' | 'renamed', conv: ConversationId, by: UserId): PendingEvent => ({
@@ -84,8 +101,8 @@ const convEvent = (user: UserId, change: 'joined' | 'left' | 'removed' | 'member
  * New members start with watermarks at the current lastSeq: history before they joined is not
  * unread for them, and the all-members minimum (what senders see) never moves backwards.
  */
-export async function addMembers(client: PoolClient, conv: ConversationId, users: readonly UserId[], by: UserId, maxMembers: number): Promise<Appended> {
-  const { lastSeq, active, scope } = await lockGroup(client, conv);
+export async function addMembers(client: PoolClient, conv: ConversationId, users: readonly UserId[], by: UserId, maxMembers: number, extra: readonly string[] = []): Promise<Appended> {
+  const { lastSeq, active, scope } = await lockGroup(client, conv, extra);
   const isActive = new Set<string>(active);
   const added = [...new Set(users)].filter((u) => !isActive.has(u));
   if (added.length === 0) return new Map();
@@ -107,8 +124,8 @@ export async function addMembers(client: PoolClient, conv: ConversationId, users
 }
 
 /** Leaving can advance the all-members minimum (the one who left may have lagged): receipts follow. */
-export async function removeMember(client: PoolClient, conv: ConversationId, user: UserId, by: UserId, change: 'left' | 'removed'): Promise<Appended> {
-  const { active, scope } = await lockGroup(client, conv);
+export async function removeMember(client: PoolClient, conv: ConversationId, user: UserId, by: UserId, change: 'left' | 'removed', extra: readonly string[] = []): Promise<Appended> {
+  const { active, scope } = await lockGroup(client, conv, extra);
   if (!active.includes(user)) throw new ParleyError('NOT_MEMBER');
   await query(client, 'UPDATE members SET active = false, admin = false WHERE conv_id = $1 AND user_id = $2', [conv, user]);
   const receipts = await recomputeReceipts(client, [conv]);
@@ -120,8 +137,8 @@ export async function removeMember(client: PoolClient, conv: ConversationId, use
 }
 
 /** Appends `members` to every active member when the flag changed; nothing when it already had it. */
-export async function setAdmin(client: PoolClient, conv: ConversationId, user: UserId, admin: boolean, by: UserId): Promise<Appended> {
-  const { active, scope } = await lockGroup(client, conv);
+export async function setAdmin(client: PoolClient, conv: ConversationId, user: UserId, admin: boolean, by: UserId, extra: readonly string[] = []): Promise<Appended> {
+  const { active, scope } = await lockGroup(client, conv, extra);
   if (!active.includes(user)) throw new ParleyError('NOT_MEMBER');
   const changed = await query(client, 'UPDATE members SET admin = $3 WHERE conv_id = $1 AND user_id = $2 AND admin <> $3', [conv, user, admin]);
   if (changed.rowCount === 0) return new Map();
@@ -129,8 +146,8 @@ export async function setAdmin(client: PoolClient, conv: ConversationId, user: U
 }
 
 /** Appends `renamed` to every active member when the name changed. */
-export async function rename(client: PoolClient, conv: ConversationId, name: string, by: UserId): Promise<Appended> {
-  const { active, scope } = await lockGroup(client, conv);
+export async function rename(client: PoolClient, conv: ConversationId, name: string, by: UserId, extra: readonly string[] = []): Promise<Appended> {
+  const { active, scope } = await lockGroup(client, conv, extra);
   const changed = await query(client, 'UPDATE conversations SET name = $2 WHERE id = $1 AND name <> $2', [conv, name]);
   if (changed.rowCount === 0) return new Map();
   return appendEvents(client, active.map((u) => convEvent(u, 'renamed', conv, by)), scope);

@@ -32,8 +32,9 @@ export function isUnavailable(err: unknown): boolean {
 
 /**
  * A transaction holding users' locks found conversations it must also hold (the open runs of those
- * users, to close them) held by another transaction (parley_settle, kind 9). It rolls back rather
- * than wait out of lock order, and its next attempt locks `convs` with its own conversations.
+ * users, to close them) held by another transaction (parley_settle's kind 9, log.ts's holdConvs).
+ * It rolls back rather than wait out of lock order, and its next attempt locks `convs` first, with
+ * its own conversations (every writing Store method of PostgresStore does).
  */
 export class NeedsLocks extends Error {
   constructor(readonly convs: readonly string[]) {

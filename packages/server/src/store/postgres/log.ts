@@ -11,6 +11,7 @@ import type { Appended } from '../Store.ts';
 import { freeRunConv, planLog, type LogPlan, type OpenRun, type UserLogState } from './runs.ts';
 import { toCursorEvent, type EventRow } from './rows.ts';
 import { queryAndCommit } from './bundle.ts';
+import { NeedsLocks } from './errors.ts';
 import { query } from './prepared.ts';
 
 export interface PendingEvent {
@@ -56,15 +57,23 @@ async function openRunsOf(client: PoolClient, users: readonly string[]): Promise
   return new Map(rows.map((r) => [r.user_id, { conv: r.conv_id, base: r.base_cursor, first: r.first_seq }]));
 }
 
-/** Locks conversations not held yet FOR SHARE (enough to stop their appends) and records their last_seq. */
+/**
+ * Locks conversations not held yet FOR SHARE (enough to stop their appends) and records their
+ * last_seq. The caller holds users' locks by now, so it does not wait for a conversation another
+ * transaction holds (that would break the conversations-before-users order and can deadlock) but
+ * throws NeedsLocks: every caller's transaction (PostgresStore) retries with those locked first.
+ */
 async function holdConvs(client: PoolClient, held: Map<string, number>, convs: Iterable<string>): Promise<void> {
   const more = [...new Set(convs)].filter((c) => !held.has(c));
   if (more.length === 0) return;
   const { rows } = await query<{ id: string; last_seq: number }>(client,
-    'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE',
+    'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE SKIP LOCKED',
     [more],
   );
   for (const r of rows) held.set(r.id, r.last_seq);
+  // A conversation that does not exist has no runs: only one held elsewhere can be missing.
+  const missing = more.filter((c) => !held.has(c));
+  if (missing.length > 0) throw new NeedsLocks(missing);
 }
 
 function byUserOf(events: readonly PendingEvent[]): Map<UserId, number[]> {

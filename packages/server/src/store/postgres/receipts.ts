@@ -46,8 +46,9 @@ export async function recomputeReceipts(client: PoolClient, convs: readonly stri
 /**
  * Moves member watermarks forward (clamped to each conversation's lastSeq; non-members and
  * inactive members skipped). Returns the members whose read watermark moved, and receipts.
+ * `extra` conversations are locked (and held) with the moves' own.
  */
-async function moveWatermarks(client: PoolClient, moves: readonly Move[]) {
+async function moveWatermarks(client: PoolClient, moves: readonly Move[], extra: readonly string[]) {
   const merged = new Map<string, Move>();
   for (const m of moves) {
     const key = JSON.stringify([m.conv, m.user]);
@@ -60,7 +61,7 @@ async function moveWatermarks(client: PoolClient, moves: readonly Move[]) {
   if (list.length === 0) return { reads: [], receipts: [], held: new Map<string, number>() };
   const locked = await query<{ id: string; last_seq: number }>(client,
     'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
-    [convIds],
+    [[...new Set([...convIds, ...extra])]],
   );
   const lastSeq = new Map(locked.rows.map((r) => [r.id, r.last_seq]));
   const upd = list.filter((m) => lastSeq.has(m.conv));
@@ -87,10 +88,12 @@ async function moveWatermarks(client: PoolClient, moves: readonly Move[]) {
   return { reads, receipts: await recomputeReceipts(client, changed), held: lastSeq };
 }
 
-export async function applyReads(client: PoolClient, batch: readonly ReadRequest[]): Promise<Appended> {
+/** `extra`: conversations to lock with the batch's own (NeedsLocks), as applyAcks'. */
+export async function applyReads(client: PoolClient, batch: readonly ReadRequest[], extra: readonly string[] = []): Promise<Appended> {
   const { reads, receipts, held } = await moveWatermarks(
     client,
     batch.map((r) => ({ conv: r.conv, user: r.user, delivered: r.seq, read: r.seq })),
+    extra,
   );
   const events: PendingEvent[] = reads.map((r) => ({ user: r.user, e: { k: 'read', conv: r.conv, seq: r.seq } }));
   return appendEvents(client, [...events, ...receipts], { held });
