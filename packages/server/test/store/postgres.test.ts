@@ -90,100 +90,97 @@ if (skip !== false) {
       });
     }
 
-    it('an append that must close runs on a conversation held elsewhere waits for it before locking any user', async () => {
-      // u and v have open runs on group G; a message in their direct conversation D closes them,
-      // which needs G held. While another transaction holds G, the append must not sit on u's and
-      // v's locks: that transaction may want them next (an append to G with a row for u), and the
-      // two would deadlock until PostgreSQL's deadlock_timeout broke it.
+    /**
+     * Users u, v, w in a store whose groups of 3 use runs, direct conversation d (u, v) and group g
+     * (u, v, w); `seed` writes the history. Then a second connection holds g's row while `act`
+     * runs; once act waits for it, the test takes `users` NOWAIT from that connection (55P03 if act
+     * sat on their locks while waiting), lets g go, and hands act's result to `check`.
+     */
+    async function whileGroupHeld<T>(
+      seed: (store: PostgresStore) => Promise<void>,
+      act: (store: PostgresStore) => Promise<T>,
+      users: string[],
+      check: (store: PostgresStore, result: T) => Promise<void>,
+    ): Promise<void> {
       const schema = freshSchema();
       const store = new PostgresStore({ connectionString: URL, schema, max: 3, runThreshold: 3 });
       const raw = new pg.Client({ connectionString: URL, options: `-c search_path=${schema}` });
       try {
         await store.migrate();
         await raw.connect();
-        const [u, v, w] = ['u' as UserId, 'v' as UserId, 'w' as UserId];
-        for (const id of [u, v, w]) await store.createUser({ id, handle: id, passwordHash: 'x', createdAt: 1 });
-        const g = 'g' as ConversationId;
-        await store.createConversation({ id: g, kind: 'group', name: 'g', createdAt: 1, by: w, members: [u, v, w].map((user) => ({ user, admin: false })) });
-        const d = (await store.createConversation({ id: 'd' as ConversationId, kind: 'direct', name: '', createdAt: 1, by: u, members: [u, v].map((user) => ({ user, admin: false })) })).id;
-        await store.appendMessages([{ conv: g, from: w, cmid: 'g1', kind: 'text', body: 'to the group', ts: 2 }]);
-        const runsOpen = await raw.query("SELECT user_id FROM runs WHERE conv_id = 'g' AND last_seq IS NULL ORDER BY user_id");
-        assert.deepEqual(runsOpen.rows.map((r) => r.user_id), ['u', 'v', 'w']);
-
+        for (const id of ['u', 'v', 'w']) await store.createUser({ id: id as UserId, handle: id, passwordHash: 'x', createdAt: 1 });
+        await seed(store);
         await raw.query('BEGIN');
         await raw.query("SELECT id FROM conversations WHERE id = 'g' FOR NO KEY UPDATE");
         const rawPid = (await raw.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
-        const sent = store.appendMessages([{ conv: d, from: v, cmid: 'd1', kind: 'text', body: 'direct', ts: 3 }]);
-        // Until the append waits for the raw transaction.
+        let settled = false;
+        const pending = act(store).finally(() => (settled = true));
         for (;;) {
           const { rows } = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [rawPid]);
           if (rows[0].n > 0) break;
+          // It never needed the group: the seed did not open the runs this test is about.
+          if (settled) assert.fail(`finished without waiting for g: ${JSON.stringify(await pending.then(() => 'ok', String))}`);
           await new Promise((r) => setTimeout(r, 10));
         }
-        // The append holds neither user: taking them at once succeeds (it failed with 55P03 when
-        // the append waited with them locked).
-        const users = await raw.query("SELECT id FROM users WHERE id IN ('u', 'v') ORDER BY id FOR NO KEY UPDATE NOWAIT");
-        assert.equal(users.rowCount, 2);
+        const taken = await raw.query('SELECT id FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE NOWAIT', [users]);
+        assert.equal(taken.rowCount, users.length);
         await raw.query('COMMIT');
-
-        const res = await sent;
-        assert.deepEqual(res.outcomes, [{ ok: true, seq: 1, ts: 3, duplicate: false }]);
-        for (const user of [u, v]) {
-          const log = await store.readLog(user, 0, 10);
-          assert.deepEqual(log.map((e) => [e.c, e.e.k, e.e.k === 'message' ? `${e.e.msg.conv}:${e.e.msg.seq}` : '']), [
-            [1, 'conv', ''], [2, 'conv', ''], [3, 'message', 'g:1'], [4, 'message', 'd:1'],
-          ], `${user}'s log`);
-        }
+        await check(store, await pending);
       } finally {
         await raw.end().catch(() => {});
         await store.close();
         await dropSchema(schema);
       }
+    }
+
+    const [u, v, w] = ['u' as UserId, 'v' as UserId, 'w' as UserId];
+    const g = 'g' as ConversationId;
+    const d = 'd' as ConversationId;
+    const member = (user: UserId) => ({ user, admin: false });
+
+    it('an append that must close runs on a conversation held elsewhere waits for it before locking any user', async () => {
+      // u and v have open runs on g; a message in their direct conversation closes them, which
+      // needs g held. While another transaction holds g, the append must not sit on u's and v's
+      // locks: that transaction may want them next (an append to g with a row for u), and the two
+      // would deadlock until PostgreSQL's deadlock_timeout broke it.
+      await whileGroupHeld(
+        async (store) => {
+          await store.createConversation({ id: g, kind: 'group', name: 'g', createdAt: 1, by: w, members: [u, v, w].map(member) });
+          await store.createConversation({ id: d, kind: 'direct', name: '', createdAt: 1, by: u, members: [u, v].map(member) });
+          await store.appendMessages([{ conv: g, from: w, cmid: 'g1', kind: 'text', body: 'to the group', ts: 2 }]);
+        },
+        (store) => store.appendMessages([{ conv: d, from: v, cmid: 'd1', kind: 'text', body: 'direct', ts: 3 }]),
+        ['u', 'v'],
+        async (store, res) => {
+          assert.deepEqual(res.outcomes, [{ ok: true, seq: 1, ts: 3, duplicate: false }]);
+          for (const user of [u, v]) {
+            const log = await store.readLog(user, 0, 10);
+            assert.deepEqual(log.map((e) => [e.c, e.e.k, e.e.k === 'message' ? `${e.e.msg.conv}:${e.e.msg.seq}` : '']), [
+              [1, 'conv', ''], [2, 'conv', ''], [3, 'message', 'g:1'], [4, 'message', 'd:1'],
+            ], `${user}'s log`);
+          }
+        },
+      );
     });
 
     it('a read that must close a run on a conversation held elsewhere waits for it before locking the reader', async () => {
       // The same order for reads: v reads the direct conversation, so v's log gets a `read` event,
-      // which closes v's open run on G.
-      const schema = freshSchema();
-      const store = new PostgresStore({ connectionString: URL, schema, max: 3, runThreshold: 3 });
-      const raw = new pg.Client({ connectionString: URL, options: `-c search_path=${schema}` });
-      try {
-        await store.migrate();
-        await raw.connect();
-        const [u, v, w] = ['u' as UserId, 'v' as UserId, 'w' as UserId];
-        for (const id of [u, v, w]) await store.createUser({ id, handle: id, passwordHash: 'x', createdAt: 1 });
-        const g = 'g' as ConversationId;
-        const d = 'd' as ConversationId;
-        await store.createConversation({ id: d, kind: 'direct', name: '', createdAt: 1, by: u, members: [u, v].map((user) => ({ user, admin: false })) });
-        await store.appendMessages([{ conv: d, from: u, cmid: 'd1', kind: 'text', body: 'direct', ts: 2 }]);
-        await store.createConversation({ id: g, kind: 'group', name: 'g', createdAt: 1, by: w, members: [u, v, w].map((user) => ({ user, admin: false })) });
-        await store.appendMessages([{ conv: g, from: w, cmid: 'g1', kind: 'text', body: 'to the group', ts: 3 }]);
-        const open = await raw.query("SELECT user_id FROM runs WHERE conv_id = 'g' AND last_seq IS NULL AND user_id = 'v'");
-        assert.equal(open.rowCount, 1, "v's run on G is open");
-
-        await raw.query('BEGIN');
-        await raw.query("SELECT id FROM conversations WHERE id = 'g' FOR NO KEY UPDATE");
-        const rawPid = (await raw.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
-        const read = store.applyReads([{ user: v, conv: d, seq: 1 }]);
-        for (;;) {
-          const { rows } = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [rawPid]);
-          if (rows[0].n > 0) break;
-          await new Promise((r) => setTimeout(r, 10));
-        }
-        const reader = await raw.query("SELECT id FROM users WHERE id = 'v' FOR NO KEY UPDATE NOWAIT");
-        assert.equal(reader.rowCount, 1);
-        await raw.query('COMMIT');
-
-        const appended = await read;
-        assert.deepEqual(appended.get(v)?.map((e) => e.e.k), ['read']);
-        const log = await store.readLog(v, 0, 10);
-        assert.deepEqual(log.map((e) => e.e.k), ['conv', 'message', 'conv', 'message', 'read']);
-        assert.deepEqual(log.map((e) => e.c), [1, 2, 3, 4, 5]);
-      } finally {
-        await raw.end().catch(() => {});
-        await store.close();
-        await dropSchema(schema);
-      }
+      // which closes v's open run on g.
+      await whileGroupHeld(
+        async (store) => {
+          await store.createConversation({ id: d, kind: 'direct', name: '', createdAt: 1, by: u, members: [u, v].map(member) });
+          await store.appendMessages([{ conv: d, from: u, cmid: 'd1', kind: 'text', body: 'direct', ts: 2 }]);
+          await store.createConversation({ id: g, kind: 'group', name: 'g', createdAt: 1, by: w, members: [u, v, w].map(member) });
+          await store.appendMessages([{ conv: g, from: w, cmid: 'g1', kind: 'text', body: 'to the group', ts: 3 }]);
+        },
+        (store) => store.applyReads([{ user: v, conv: d, seq: 1 }]),
+        ['v'],
+        async (store, appended) => {
+          assert.deepEqual(appended.get(v)?.map((e) => e.e.k), ['read']);
+          const log = await store.readLog(v, 0, 10);
+          assert.deepEqual(log.map((e) => [e.c, e.e.k]), [[1, 'conv'], [2, 'message'], [3, 'conv'], [4, 'message'], [5, 'read']]);
+        },
+      );
     });
 
     it('a message to a large group writes no per-member log row once the members are in runs', async () => {
