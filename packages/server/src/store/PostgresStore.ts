@@ -57,16 +57,6 @@ const types = {
     oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** Remembers the conversations an attempt found held elsewhere, for the next attempt to lock first. */
-async function relock<T>(extra: Set<string>, attempt: Promise<T>): Promise<T> {
-  try {
-    return await attempt;
-  } catch (err) {
-    if (err instanceof NeedsLocks) for (const id of err.convs) extra.add(id);
-    throw err;
-  }
-}
-
 export class PostgresStore implements Store {
   private readonly pool: Pool;
   private readonly schema: string | undefined;
@@ -96,6 +86,22 @@ export class PostgresStore implements Store {
   private tx<T>(fn: (c: PoolClient, attempt: number) => Promise<T>, opts?: TxOptions): Promise<T> {
     if (this.closed) return Promise.reject(new ParleyError('UNAVAILABLE', 'store is closed'));
     return inTx(this.pool, fn, opts);
+  }
+
+  /**
+   * A writing transaction whose log append may need conversations another transaction holds
+   * (NeedsLocks): each attempt gets those every earlier attempt found, to lock first.
+   */
+  private writeTx<T>(fn: (c: PoolClient, extra: string[], attempt: number) => Promise<T>, opts?: TxOptions): Promise<T> {
+    const extra = new Set<string>();
+    return this.tx(async (c, attempt) => {
+      try {
+        return await fn(c, [...extra], attempt);
+      } catch (err) {
+        if (err instanceof NeedsLocks) for (const id of err.convs) extra.add(id);
+        throw err;
+      }
+    }, opts);
   }
 
   /** For methods that read with exactly one statement. */
@@ -196,8 +202,7 @@ export class PostgresStore implements Store {
   }
 
   createConversation(conv: NewConversation): Promise<{ id: ConversationId; created: boolean; appended: Appended }> {
-    const extra = new Set<string>();
-    return this.tx((c) => relock(extra, conversations.createConversation(c, conv, [...extra])));
+    return this.writeTx((c, extra) => conversations.createConversation(c, conv, extra));
   }
 
   conversation(id: ConversationId): Promise<ConversationRecord | null> {
@@ -216,23 +221,19 @@ export class PostgresStore implements Store {
   }
 
   addMembers(conv: ConversationId, users: readonly UserId[], by: UserId, maxMembers: number): Promise<Appended> {
-    const extra = new Set<string>();
-    return this.tx((c) => relock(extra, conversations.addMembers(c, conv, users, by, maxMembers, [...extra])));
+    return this.writeTx((c, extra) => conversations.addMembers(c, conv, users, by, maxMembers, extra));
   }
 
   removeMember(conv: ConversationId, user: UserId, by: UserId, change: 'left' | 'removed'): Promise<Appended> {
-    const extra = new Set<string>();
-    return this.tx((c) => relock(extra, conversations.removeMember(c, conv, user, by, change, [...extra])));
+    return this.writeTx((c, extra) => conversations.removeMember(c, conv, user, by, change, extra));
   }
 
   setAdmin(conv: ConversationId, user: UserId, admin: boolean, by: UserId): Promise<Appended> {
-    const extra = new Set<string>();
-    return this.tx((c) => relock(extra, conversations.setAdmin(c, conv, user, admin, by, [...extra])));
+    return this.writeTx((c, extra) => conversations.setAdmin(c, conv, user, admin, by, extra));
   }
 
   rename(conv: ConversationId, name: string, by: UserId): Promise<Appended> {
-    const extra = new Set<string>();
-    return this.tx((c) => relock(extra, conversations.rename(c, conv, name, by, [...extra])));
+    return this.writeTx((c, extra) => conversations.rename(c, conv, name, by, extra));
   }
 
   isMember(conv: ConversationId, user: UserId): Promise<boolean> {
@@ -267,8 +268,7 @@ export class PostgresStore implements Store {
     // Its first statement is a function call (cheap to plan): the BEGIN goes with it. From the
     // second attempt on, copies are looked for (a first attempt that meets one fails on
     // messages_idem) and the conversations an attempt found held elsewhere are locked up front.
-    const extra = new Set<string>();
-    return this.tx((c, attempt) => relock(extra, messages.appendMessages(c, batch, this.runThreshold, attempt > 1, [...extra])), { bundleBegin: true });
+    return this.writeTx((c, extra, attempt) => messages.appendMessages(c, batch, this.runThreshold, attempt > 1, extra), { bundleBegin: true });
   }
 
   history(conv: ConversationId, page: { before?: Seq; after?: Seq; limit: number }): Promise<{ messages: Message[]; more: boolean }> {
@@ -291,15 +291,12 @@ export class PostgresStore implements Store {
     if (batch.length === 0) return Promise.resolve(new Map());
     // The BEGIN goes with the first read (bundle.ts); conversations an attempt found held
     // elsewhere are locked up front in the next.
-    const extra = new Set<string>();
-    return this.tx((c) => relock(extra, receipts.applyAcks(c, batch, [...extra])), { bundleBegin: true });
+    return this.writeTx((c, extra) => receipts.applyAcks(c, batch, extra), { bundleBegin: true });
   }
 
   applyReads(batch: readonly ReadRequest[]): Promise<Appended> {
     if (batch.length === 0) return Promise.resolve(new Map());
-    // Conversations an attempt found held elsewhere are locked up front in the next.
-    const extra = new Set<string>();
-    return this.tx((c) => relock(extra, receipts.applyReads(c, batch, [...extra])));
+    return this.writeTx((c, extra) => receipts.applyReads(c, batch, extra));
   }
 
   messageInfo(conv: ConversationId, seq: Seq): Promise<{ user: UserId; handle: string; delivered: boolean; read: boolean }[]> {

@@ -43,7 +43,7 @@ export async function createConversation(client: PoolClient, conv: NewConversati
     }
     key = directKey(first, second);
   }
-  const held = await lockConvs(client, extra);
+  const held = lastSeqs(await lockConvs(client, extra));
   // ON CONFLICT waits for a racing creator of the same pair to commit, then yields to it.
   const inserted = await query(client,
     `INSERT INTO conversations (id, kind, name, direct_key, created_at, active_at)
@@ -71,21 +71,23 @@ export async function createConversation(client: PoolClient, conv: NewConversati
   return { id: conv.id, created: true, appended };
 }
 
-/** Locks `extra` conversations in id order (FOR NO KEY UPDATE); their last_seq by id. */
-async function lockConvs(client: PoolClient, extra: readonly string[]): Promise<Map<string, number>> {
-  if (extra.length === 0) return new Map();
-  const { rows } = await query<{ id: string; last_seq: number }>(client,
-    'SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
-    [[...new Set(extra)]],
+/** Locks conversations in id order (FOR NO KEY UPDATE), by id. */
+async function lockConvs(client: PoolClient, ids: readonly string[]): Promise<Map<string, { last_seq: number; kind: string }>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await query<{ id: string; last_seq: number; kind: string }>(client,
+    'SELECT id, last_seq, kind FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE',
+    [[...new Set(ids)]],
   );
-  return new Map(rows.map((r) => [r.id, r.last_seq]));
+  return new Map(rows.map((r) => [r.id, r]));
 }
+
+const lastSeqs = (locked: ReadonlyMap<string, { last_seq: number }>) => new Map([...locked].map(([id, r]) => [id, r.last_seq]));
 
 /** Locks a group conversation (with `extra`, in id order); a direct one has fixed members and no name (FORBIDDEN). */
 async function lockGroup(client: PoolClient, conv: ConversationId, extra: readonly string[]): Promise<{ lastSeq: number; active: UserId[]; scope: LogScope }> {
-  const held = await lockConvs(client, [conv, ...extra]);
-  const { rows } = await query<{ last_seq: number; kind: string }>(client, 'SELECT last_seq, kind FROM conversations WHERE id = $1', [conv]);
-  const row = rows[0];
+  const locked = await lockConvs(client, [conv, ...extra]);
+  const held = lastSeqs(locked);
+  const row = locked.get(conv);
   if (!row) throw new ParleyError('NOT_FOUND', 'no such conversation');
   if (row.kind !== 'group') throw new ParleyError('FORBIDDEN', 'a direct conversation has fixed members');
   const members = await query<{ user_id: string }>(client, 'SELECT user_id FROM members WHERE conv_id = $1 AND active ORDER BY joined_at, user_id', [conv]);

@@ -62,7 +62,7 @@ export async function appendMessages(client: PoolClient, batch: readonly NewMess
   const candidates = [...new Map(batch.map((m) => [`${m.conv}\u0000${m.from}`, m])).values()];
   const first = await query<{ o_k: number; o_s1: string; o_s2: string | null; o_n1: number | null; o_n2: number | null; o_n3: number | null }>(client,
     'SELECT * FROM parley_append_prepare($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])',
-    [convIds, extra.filter((c) => !convIds.includes(c as ConversationId)), keys.map((m) => m.from), keys.map((m) => m.cmid), candidates.map((m) => m.conv), candidates.map((m) => m.from)],
+    [convIds, extra, keys.map((m) => m.from), keys.map((m) => m.cmid), candidates.map((m) => m.conv), candidates.map((m) => m.from)],
   );
   const convs = new Map<string, ConvState>();
   const held = new Map<string, number>();

@@ -207,7 +207,7 @@ export async function applyAcks(client: PoolClient, batch: readonly AckRequest[]
   // The minimums and the receipts under the conversations' locks, held only for that: one call
   // locks them, recomputes, and locks the receipts' recipients (parley_ack_settle, migration 4);
   // the log rows go with the COMMIT.
-  const settled = await query<SettleRow>(client, 'SELECT * FROM parley_ack_settle($1::text[], $2::text[])', [convs, extra.filter((c) => !convs.includes(c))]);
+  const settled = await query<SettleRow>(client, 'SELECT * FROM parley_ack_settle($1::text[], $2::text[])', [convs, extra]);
   const held = new Map<string, number>();
   const { receipts, locked } = decodeSettle(settled.rows, [], held);
   return appendEvents(client, receipts, { held, locked }, { last: true });
